@@ -1,0 +1,75 @@
+// Proposers: given the spec, the run's history and the best state, make one
+// mutation in the candidate's worktree and describe it in one line. Kinds:
+// `random` and `local` (search proposers over the spec's search space, see
+// search_proposer.h); issue 4 adds evolution, tpe, command and openai behind
+// the same interface. A proposer is built once per run (MakeProposer) and
+// asked once per experiment; all of its randomness comes from
+// ProposalContext.seed, so the same experiment proposes the same mutation
+// after a resume.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ratchet/error.h"
+#include "ratchet/spec.h"
+
+namespace ratchet {
+
+// One past experiment of the run, as the store has it.
+struct HistoryEntry {
+  int64_t seq;
+  std::string status;             // accepted rejected crashed timeout invalid duplicate interrupted
+  std::optional<double> metric;   // none unless measured
+  nlohmann::json params;          // the config it ran with (search proposers), else null
+  std::string description;
+};
+
+struct ProposalContext {
+  const Spec& spec;
+  int64_t seq;
+  uint64_t seed;  // derived by the loop from proposer.seed and seq (ProposalSeed)
+  std::filesystem::path worktree;  // candidate worktree, a checkout of the best commit; edit here
+  nlohmann::json best_params;      // config of the best commit
+  std::vector<HistoryEntry> history;  // all experiments of the run so far, oldest first
+  std::optional<double> best_metric;
+};
+
+struct Proposal {
+  std::string description;  // one line, e.g. "lr 0.003 -> 0.0045, n_layer 4 -> 6"
+  nlohmann::json params;    // the full new config (search proposers), else null
+};
+
+// This experiment could not get a mutation (an agent that produced garbage,
+// an endpoint that timed out, a search space with nothing left to change).
+// The loop records the experiment as `invalid` with this message and goes on;
+// any other exception is an infrastructure failure that stops the run.
+class ProposalError : public Error {
+ public:
+  using Error::Error;
+};
+
+class Proposer {
+ public:
+  virtual ~Proposer() = default;
+  // Edits files in ctx.worktree and describes the change. The files the
+  // proposer touched are committed by the loop (path policy applies).
+  // Throws ProposalError for a failed proposal, Error when the worktree is
+  // unusable (e.g. the config file is missing or not JSON).
+  virtual Proposal Propose(const ProposalContext& ctx) = 0;
+};
+
+// The proposer of spec.proposer.kind. Throws Error for an unknown kind.
+std::unique_ptr<Proposer> MakeProposer(const Spec& spec);
+
+// The seed of experiment `seq`: a fixed mix of the spec's proposer.seed and
+// seq (splitmix64), so a resumed run proposes what the killed one would have.
+uint64_t ProposalSeed(uint64_t base_seed, int64_t seq);
+
+}  // namespace ratchet

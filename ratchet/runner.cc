@@ -1,0 +1,450 @@
+#include "ratchet/runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <limits>
+
+#include "ratchet/error.h"
+#include "ratchet/fs.h"
+#include "ratchet/log_capture.h"
+
+extern char** environ;
+
+namespace ratchet {
+
+bool RunResult::Succeeded() const { return outcome == Outcome::kExited && exit_code == 0; }
+
+namespace {
+
+std::string SignalName(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", s);
+  return buf;
+}
+
+}  // namespace
+
+std::string RunResult::Describe() const {
+  switch (outcome) {
+    case Outcome::kExited: return "exit " + std::to_string(exit_code);
+    case Outcome::kSignaled: return "killed by " + SignalName(term_signal);
+    case Outcome::kTimedOut: return "timed out after " + Seconds(wall_seconds);
+    case Outcome::kAborted: return "aborted after " + Seconds(wall_seconds);
+    case Outcome::kSpawnFailed: return "failed to start: " + error;
+  }
+  return "unknown outcome";
+}
+
+void DecodeWaitStatus(int wait_status, RunResult& result) {
+  if (WIFEXITED(wait_status)) {
+    result.outcome = RunResult::Outcome::kExited;
+    result.exit_code = WEXITSTATUS(wait_status);
+    result.term_signal = 0;
+  } else if (WIFSIGNALED(wait_status)) {
+    result.outcome = RunResult::Outcome::kSignaled;
+    result.exit_code = -1;
+    result.term_signal = WTERMSIG(wait_status);
+  }
+}
+
+void KillProcessGroup(pid_t pgid) {
+  if (pgid <= 1) return;
+  ::kill(-pgid, SIGKILL);  // ESRCH (gone) and EPERM (not ours) are both fine here.
+}
+
+std::string ReadLogTail(const std::filesystem::path& path, size_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return "";
+    throw Error(ErrnoMessage(path, "cannot open log"));
+  }
+  off_t size = ::lseek(fd, 0, SEEK_END);
+  off_t start = size > static_cast<off_t>(max_bytes) ? size - static_cast<off_t>(max_bytes) : 0;
+  std::string tail(static_cast<size_t>(size - start), '\0');
+  size_t got = 0;
+  while (got < tail.size()) {
+    ssize_t n = ::pread(fd, tail.data() + got, tail.size() - got, start + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      throw Error(ErrnoMessage(path, "cannot read log"));
+    }
+    if (n == 0) break;  // Truncated under us.
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  tail.resize(got);
+  if (start > 0) {  // Drop the partial first line, unless that is all there is.
+    size_t nl = tail.find('\n');
+    if (nl != std::string::npos && nl + 1 < tail.size()) tail.erase(0, nl + 1);
+  }
+  return tail;
+}
+
+namespace {
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+constexpr double kAbortPollSeconds = 0.1;
+// Without a pidfd (kernel < 5.3) the child's exit is noticed by polling.
+constexpr double kExitPollSeconds = 0.02;
+// After the child exits and its group is killed, how long to wait for the
+// pipes to close. Only a descendant that left the group (setsid) holds them.
+constexpr double kDrainSeconds = 2.0;
+
+double Now() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Owns a file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { Reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// A pipe whose ends are close-on-exec (so concurrent forks elsewhere in the
+// controller do not inherit them) and numbered >= 3 (so the child's dup2 onto
+// 0..2 can never clobber one of its own pipe ends).
+void MakePipe(Fd& read_end, Fd& write_end) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw Error(ErrnoMessage("pipe", "cannot create"));
+  read_end.Reset(fds[0]);
+  write_end.Reset(fds[1]);
+  for (Fd* end : {&read_end, &write_end}) {
+    if (end->get() < 3) {
+      end->Reset(::fcntl(end->get(), F_DUPFD_CLOEXEC, 3));
+      if (end->get() < 0) throw Error(ErrnoMessage("pipe", "cannot move above fd 2"));
+    }
+  }
+}
+
+// What the child reports on the status pipe when it cannot exec.
+struct ChildFailure {
+  enum Stage : int { kStdin, kDup, kChdir, kRlimit, kExec } stage;
+  int error;
+};
+
+// Everything the child needs, built before fork: between fork and exec only
+// async-signal-safe calls are allowed (no allocation).
+struct ChildPlan {
+  std::vector<std::string> exec_paths;  // Candidates tried in order (PATH lookup).
+  std::vector<char*> argv;
+  std::vector<std::string> env_storage;
+  std::vector<char*> envp;
+  const char* cwd = nullptr;
+  uint64_t memory_limit_bytes = 0;
+  pid_t parent_pid = 0;
+};
+
+ChildPlan MakePlan(const RunRequest& request) {
+  ChildPlan plan;
+  const std::string& program = request.argv[0];
+  std::map<std::string, std::string>::const_iterator path_override = request.extra_env.find("PATH");
+  if (program.find('/') != std::string::npos) {
+    plan.exec_paths.push_back(program);
+  } else {
+    const char* env_path = std::getenv("PATH");
+    std::string search = path_override != request.extra_env.end() ? path_override->second
+                         : env_path                               ? env_path
+                                                                  : "/bin:/usr/bin";
+    size_t begin = 0;
+    while (true) {
+      size_t end = search.find(':', begin);
+      std::string dir = search.substr(begin, end == std::string::npos ? end : end - begin);
+      plan.exec_paths.push_back(dir.empty() ? program : dir + "/" + program);
+      if (end == std::string::npos) break;
+      begin = end + 1;
+    }
+  }
+  for (const std::string& arg : request.argv) plan.argv.push_back(const_cast<char*>(arg.c_str()));
+  plan.argv.push_back(nullptr);
+
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry(*e);
+    std::string_view key = entry.substr(0, entry.find('='));
+    if (!request.extra_env.count(std::string(key))) plan.env_storage.emplace_back(entry);
+  }
+  for (const auto& [key, value] : request.extra_env) plan.env_storage.push_back(key + "=" + value);
+  for (std::string& entry : plan.env_storage) plan.envp.push_back(entry.data());
+  plan.envp.push_back(nullptr);
+
+  if (!request.cwd.empty()) plan.cwd = request.cwd.c_str();
+  plan.memory_limit_bytes = request.memory_limit_bytes;
+  plan.parent_pid = ::getpid();
+  return plan;
+}
+
+[[noreturn]] void ReportAndExit(int status_fd, ChildFailure::Stage stage, int error) {
+  ChildFailure failure{stage, error};
+  ssize_t ignored = ::write(status_fd, &failure, sizeof failure);
+  (void)ignored;
+  ::_exit(127);
+}
+
+// Runs in the forked child. Async-signal-safe calls only.
+[[noreturn]] void ChildMain(const ChildPlan& plan, int stdout_fd, int stderr_fd, int status_fd) {
+  ::setpgid(0, 0);
+  // Die with the controller; if it already died before this line, go now.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != plan.parent_pid) ::_exit(127);
+
+  // The controller may block or ignore signals (SIGINT for its Ctrl-C logic,
+  // SIGPIPE); the child starts from the defaults. Handlers reset at exec.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+  }
+
+  int null_fd = ::open("/dev/null", O_RDONLY);  // Not CLOEXEC: it may already be fd 0.
+  if (null_fd < 0) ReportAndExit(status_fd, ChildFailure::kStdin, errno);
+  if (null_fd != 0) {
+    if (::dup2(null_fd, 0) < 0) ReportAndExit(status_fd, ChildFailure::kStdin, errno);
+    ::close(null_fd);
+  }
+  if (::dup2(stdout_fd, 1) < 0 || ::dup2(stderr_fd, 2) < 0) {
+    ReportAndExit(status_fd, ChildFailure::kDup, errno);
+  }
+  if (plan.cwd && ::chdir(plan.cwd) != 0) ReportAndExit(status_fd, ChildFailure::kChdir, errno);
+  if (plan.memory_limit_bytes > 0) {
+    rlimit limit{plan.memory_limit_bytes, plan.memory_limit_bytes};
+    if (::setrlimit(RLIMIT_AS, &limit) != 0) ReportAndExit(status_fd, ChildFailure::kRlimit, errno);
+  }
+  // Whatever the controller forgot to mark close-on-exec stays behind.
+  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+
+  // Like execvp: try each PATH entry, prefer reporting EACCES over ENOENT.
+  int error = ENOENT;
+  bool saw_eacces = false;
+  for (const std::string& path : plan.exec_paths) {
+    ::execve(path.c_str(), plan.argv.data(), plan.envp.data());
+    error = errno;
+    if (error == EACCES) saw_eacces = true;
+    if (error != ENOENT && error != ENOTDIR && error != EACCES) break;
+  }
+  if (saw_eacces && (error == ENOENT || error == ENOTDIR)) error = EACCES;
+  ReportAndExit(status_fd, ChildFailure::kExec, error);
+}
+
+std::string FailureMessage(const ChildFailure& failure, const RunRequest& request) {
+  std::string what;
+  switch (failure.stage) {
+    case ChildFailure::kStdin: what = "cannot open /dev/null for " + request.argv[0]; break;
+    case ChildFailure::kDup: what = "cannot redirect output of " + request.argv[0]; break;
+    case ChildFailure::kChdir: what = "cannot chdir to " + request.cwd.string() + " for " + request.argv[0]; break;
+    case ChildFailure::kRlimit: what = "cannot set memory limit for " + request.argv[0]; break;
+    case ChildFailure::kExec: what = "cannot execute " + request.argv[0]; break;
+  }
+  return what + ": " + std::strerror(failure.error);
+}
+
+void SignalGroup(pid_t pgid, int sig) { ::kill(-pgid, sig); }  // ESRCH: all gone, fine.
+
+// wait4 with EINTR retried. Returns false if the child could not be waited for
+// (ECHILD: the controller set SIGCHLD to SIG_IGN).
+bool Reap(pid_t pid, int& status, rusage& usage) {
+  while (::wait4(pid, &status, 0, &usage) < 0) {
+    if (errno != EINTR) return false;
+  }
+  return true;
+}
+
+// True once the child has exited; it stays a zombie (WNOWAIT) so its pid and
+// process group cannot be reused while we still signal the group.
+bool HasExited(pid_t pid) {
+  siginfo_t info = {};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) < 0) {
+    if (errno != EINTR) return true;  // ECHILD: nothing left to wait for.
+  }
+  return info.si_pid != 0;
+}
+
+// Reads one chunk from a pipe into its log. Returns false at end of stream.
+bool Pump(int fd, LogCapture& log, char* buffer, size_t size) {
+  while (true) {
+    ssize_t n = ::read(fd, buffer, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;  // EOF, or an error we cannot do anything about.
+    log.Append(std::string_view(buffer, static_cast<size_t>(n)));
+    return true;
+  }
+}
+
+}  // namespace
+
+RunResult PosixProcessRunner::Run(const RunRequest& request) {
+  if (request.argv.empty() || request.argv[0].empty()) {
+    throw Error("runner: empty command (argv[0] missing)");
+  }
+  RunResult result;
+  LogCapture out_log(request.stdout_path, request.log_cap_bytes);
+  LogCapture err_log(request.stderr_path, request.log_cap_bytes);
+  ChildPlan plan = MakePlan(request);
+
+  Fd out_r, out_w, err_r, err_w, status_r, status_w;
+  MakePipe(out_r, out_w);
+  MakePipe(err_r, err_w);
+  MakePipe(status_r, status_w);
+
+  const double start = Now();
+  pid_t pid = ::fork();
+  if (pid < 0) throw Error(ErrnoMessage(request.argv[0], "cannot fork"));
+  if (pid == 0) ChildMain(plan, out_w.get(), err_w.get(), status_w.get());
+
+  // Also set the group from this side, so it exists before we might signal
+  // it; EACCES after the child's exec is harmless (the child did it).
+  ::setpgid(pid, pid);
+  const pid_t pgid = pid;
+  out_w.Reset();
+  err_w.Reset();
+  status_w.Reset();
+  // glibc 2.36's <sys/pidfd.h> lacks extern "C", hence the raw syscall.
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+
+  int status = 0;
+  rusage usage = {};
+  if (request.on_start) {
+    try {
+      request.on_start(pgid);
+    } catch (...) {
+      SignalGroup(pgid, SIGKILL);
+      Reap(pid, status, usage);
+      throw;
+    }
+  }
+
+  // The status pipe closes at a successful exec, or carries why it failed.
+  ChildFailure failure{};
+  ssize_t n;
+  while ((n = ::read(status_r.get(), &failure, sizeof failure)) < 0 && errno == EINTR) {
+  }
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    Reap(pid, status, usage);
+    result.outcome = RunResult::Outcome::kSpawnFailed;
+    result.error = FailureMessage(failure, request);
+    result.wall_seconds = Now() - start;
+    return result;
+  }
+  status_r.Reset();
+
+  enum class Kill { kNone, kTimeout, kAbort } reason = Kill::kNone;
+  const double deadline = request.timeout_seconds > 0 ? start + request.timeout_seconds : kInfinity;
+  double kill_at = kInfinity;         // When SIGKILL follows the SIGTERM.
+  double drain_until = kInfinity;     // Set once the child has exited.
+  double next_abort_check = start + kAbortPollSeconds;
+  bool exited = false;
+  char buffer[64 * 1024];
+
+  while (true) {
+    const double now = Now();
+    if (!exited && pidfd.get() < 0 && HasExited(pid)) exited = true;
+    if (exited && drain_until == kInfinity) {
+      SignalGroup(pgid, SIGKILL);  // Leftover grandchildren; the leader is a zombie still.
+      drain_until = now + kDrainSeconds;
+    }
+    if (exited && ((out_r.get() < 0 && err_r.get() < 0) || now >= drain_until)) break;
+
+    if (!exited && reason == Kill::kNone) {
+      if (now >= deadline) {
+        reason = Kill::kTimeout;
+      } else if (request.should_abort && now >= next_abort_check) {
+        next_abort_check = now + kAbortPollSeconds;
+        if (request.should_abort()) reason = Kill::kAbort;
+      }
+      if (reason != Kill::kNone) {
+        SignalGroup(pgid, SIGTERM);
+        kill_at = now + request.kill_grace_seconds;
+      }
+    }
+    if (!exited && now >= kill_at) {
+      SignalGroup(pgid, SIGKILL);
+      kill_at = kInfinity;
+    }
+
+    double wait = kInfinity;
+    if (!exited) {
+      if (reason == Kill::kNone) {
+        wait = std::min(wait, deadline - now);
+        if (request.should_abort) wait = std::min(wait, next_abort_check - now);
+      }
+      wait = std::min(wait, kill_at - now);
+      if (pidfd.get() < 0) wait = std::min(wait, kExitPollSeconds);
+    } else {
+      wait = drain_until - now;
+    }
+    int timeout_ms = wait == kInfinity ? -1 : static_cast<int>(std::ceil(std::max(0.0, wait) * 1000));
+
+    pollfd fds[3];
+    int count = 0;
+    int out_index = -1, err_index = -1, pid_index = -1;
+    if (out_r.get() >= 0) { out_index = count; fds[count++] = {out_r.get(), POLLIN, 0}; }
+    if (err_r.get() >= 0) { err_index = count; fds[count++] = {err_r.get(), POLLIN, 0}; }
+    if (!exited && pidfd.get() >= 0) { pid_index = count; fds[count++] = {pidfd.get(), POLLIN, 0}; }
+    int ready = ::poll(fds, static_cast<nfds_t>(count), timeout_ms);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrnoMessage(request.argv[0], "poll failed while running"));
+    }
+    if (out_index >= 0 && fds[out_index].revents && !Pump(out_r.get(), out_log, buffer, sizeof buffer)) {
+      out_r.Reset();
+    }
+    if (err_index >= 0 && fds[err_index].revents && !Pump(err_r.get(), err_log, buffer, sizeof buffer)) {
+      err_r.Reset();
+    }
+    if (pid_index >= 0 && fds[pid_index].revents) exited = true;
+  }
+
+  if (!Reap(pid, status, usage)) {
+    result.error = "cannot wait for " + request.argv[0] + ": " + std::strerror(errno);
+  }
+  result.wall_seconds = Now() - start;
+  DecodeWaitStatus(status, result);
+  if (reason == Kill::kTimeout) result.outcome = RunResult::Outcome::kTimedOut;
+  if (reason == Kill::kAbort) result.outcome = RunResult::Outcome::kAborted;
+  result.peak_rss_kb = usage.ru_maxrss;
+
+  out_log.Finish();
+  err_log.Finish();
+  result.stdout_bytes = out_log.total_bytes();
+  result.stderr_bytes = err_log.total_bytes();
+  for (const LogCapture* log : {&out_log, &err_log}) {
+    if (result.error.empty() && !log->write_error().empty()) result.error = log->write_error();
+  }
+  return result;
+}
+
+}  // namespace ratchet
