@@ -112,15 +112,20 @@ std::string HardwareInfo::Fingerprint() const {
 }
 
 nlohmann::json HardwareInfo::ToJson() const {
-  return {{"cpu_model", cpu_model}, {"cores", cores},  {"memory_bytes", memory_bytes},
-          {"gpu", gpu},             {"os", os},        {"compiler", compiler},
+  return {{"cpu_model", cpu_model},
+          {"cores", cores},
+          {"memory_bytes", memory_bytes},
+          {"gpu", gpu},
+          {"os", os},
+          {"compiler", compiler},
           {"fingerprint", Fingerprint()}};
 }
 
 HardwareInfo HardwareInfo::FromJson(const nlohmann::json& json) {
   HardwareInfo info;
   auto get = [&](const char* key, auto& out) {
-    if (!json.is_object() || !json.contains(key)) throw Error(std::string("hardware json: missing key ") + key);
+    if (!json.is_object() || !json.contains(key))
+      throw Error(std::string("hardware json: missing key ") + key);
     try {
       json.at(key).get_to(out);
     } catch (const nlohmann::json::exception& e) {

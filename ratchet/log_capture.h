@@ -41,12 +41,12 @@ class LogCapture {
   void Write(std::string_view data);
 
   std::filesystem::path path_;
-  int fd_ = -1;             // -1: discarding, or finished.
-  uint64_t head_cap_ = 0;   // Bytes written through as they come.
-  uint64_t tail_cap_ = 0;   // Size of the ring buffer.
+  int fd_ = -1;            // -1: discarding, or finished.
+  uint64_t head_cap_ = 0;  // Bytes written through as they come.
+  uint64_t tail_cap_ = 0;  // Size of the ring buffer.
   uint64_t head_written_ = 0;
   uint64_t total_bytes_ = 0;
-  bool capped_ = false;     // cap_bytes != 0.
+  bool capped_ = false;  // cap_bytes != 0.
   bool finished_ = false;
   char last_head_byte_ = '\n';
   // Ring of the latest tail_cap_ bytes after the head; allocated only once the

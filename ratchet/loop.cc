@@ -586,7 +586,7 @@ bool Controller::RunExperiment(int64_t seq) {
   progress_.Phase(seq, "propose", 0, summary_.best_metric);
 
   fs::path worktree = workspace_->PrepareCandidate(tag_, seq, *best->commit);
-  ProposalContext context{spec_,    seq, SplitMix64(spec_.proposer.seed * 0x100000001b3ULL + seq),
+  ProposalContext context{spec_,    seq, ProposalSeed(spec_.proposer.seed, seq),
                           worktree, nlohmann::json::parse(best->params_json, nullptr, false),
                           history_, best->metric};
   Proposal proposal;

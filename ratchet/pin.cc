@@ -129,8 +129,8 @@ Pins Pins::FromJson(const nlohmann::json& json) {
   for (size_t i = 0; i < json["files"].size(); ++i) {
     const auto& f = json["files"][i];
     std::string key = "files[" + std::to_string(i) + "]";
-    if (!f.is_object() || !f.contains("path") || !f["path"].is_string() ||
-        !f.contains("sha256") || !f["sha256"].is_string()) {
+    if (!f.is_object() || !f.contains("path") || !f["path"].is_string() || !f.contains("sha256") ||
+        !f["sha256"].is_string()) {
       fail(key + ": expected {\"path\": string, \"sha256\": string}");
     }
     if (f["sha256"].get<std::string>().size() != 64) fail(key + ".sha256: expected 64 hex digits");
@@ -165,7 +165,8 @@ void Pins::Verify() const {
   // A file dropped into a pinned data folder changes what the evaluator sees.
   for (const auto& dir : dirs_) {
     std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec)) throw Error(std::string(kChanged) + dir + " is missing");
+    if (!std::filesystem::is_directory(dir, ec))
+      throw Error(std::string(kChanged) + dir + " is missing");
     for (const auto& f : FilesUnder(dir)) {
       bool known = std::binary_search(
           files_.begin(), files_.end(), PinnedFile{f.string(), ""},

@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,11 +44,16 @@ std::string Seconds(double s) {
 
 std::string RunResult::Describe() const {
   switch (outcome) {
-    case Outcome::kExited: return "exit " + std::to_string(exit_code);
-    case Outcome::kSignaled: return "killed by " + SignalName(term_signal);
-    case Outcome::kTimedOut: return "timed out after " + Seconds(wall_seconds);
-    case Outcome::kAborted: return "aborted after " + Seconds(wall_seconds);
-    case Outcome::kSpawnFailed: return "failed to start: " + error;
+    case Outcome::kExited:
+      return "exit " + std::to_string(exit_code);
+    case Outcome::kSignaled:
+      return "killed by " + SignalName(term_signal);
+    case Outcome::kTimedOut:
+      return "timed out after " + Seconds(wall_seconds);
+    case Outcome::kAborted:
+      return "aborted after " + Seconds(wall_seconds);
+    case Outcome::kSpawnFailed:
+      return "failed to start: " + error;
   }
   return "unknown outcome";
 }
@@ -263,11 +268,21 @@ ChildPlan MakePlan(const RunRequest& request) {
 std::string FailureMessage(const ChildFailure& failure, const RunRequest& request) {
   std::string what;
   switch (failure.stage) {
-    case ChildFailure::kStdin: what = "cannot open /dev/null for " + request.argv[0]; break;
-    case ChildFailure::kDup: what = "cannot redirect output of " + request.argv[0]; break;
-    case ChildFailure::kChdir: what = "cannot chdir to " + request.cwd.string() + " for " + request.argv[0]; break;
-    case ChildFailure::kRlimit: what = "cannot set memory limit for " + request.argv[0]; break;
-    case ChildFailure::kExec: what = "cannot execute " + request.argv[0]; break;
+    case ChildFailure::kStdin:
+      what = "cannot open /dev/null for " + request.argv[0];
+      break;
+    case ChildFailure::kDup:
+      what = "cannot redirect output of " + request.argv[0];
+      break;
+    case ChildFailure::kChdir:
+      what = "cannot chdir to " + request.cwd.string() + " for " + request.argv[0];
+      break;
+    case ChildFailure::kRlimit:
+      what = "cannot set memory limit for " + request.argv[0];
+      break;
+    case ChildFailure::kExec:
+      what = "cannot execute " + request.argv[0];
+      break;
   }
   return what + ": " + std::strerror(failure.error);
 }
@@ -302,6 +317,96 @@ bool Pump(int fd, LogCapture& log, char* buffer, size_t size) {
     log.Append(std::string_view(buffer, static_cast<size_t>(n)));
     return true;
   }
+}
+
+// Why the runner killed the group, if it did.
+enum class Kill { kNone, kTimeout, kAbort };
+
+// The poll loop: copies the child's output into the logs, enforces the
+// deadline and should_abort, and returns once the child has exited (still
+// unreaped), its group has been killed and its pipes are drained.
+Kill Supervise(const RunRequest& request, pid_t pid, double start, const Fd& pidfd, Fd& out_r,
+               Fd& err_r, LogCapture& out_log, LogCapture& err_log) {
+  const pid_t pgid = pid;
+  Kill reason = Kill::kNone;
+  const double deadline = request.timeout_seconds > 0 ? start + request.timeout_seconds : kInfinity;
+  double kill_at = kInfinity;      // When SIGKILL follows the SIGTERM.
+  double drain_until = kInfinity;  // Set once the child has exited.
+  double next_abort_check = start + kAbortPollSeconds;
+  bool exited = false;
+  char buffer[64 * 1024];
+
+  while (true) {
+    const double now = Now();
+    if (!exited && pidfd.get() < 0 && HasExited(pid)) exited = true;
+    if (exited && drain_until == kInfinity) {
+      SignalGroup(pgid, SIGKILL);  // Leftover grandchildren; the leader is a zombie still.
+      drain_until = now + kDrainSeconds;
+    }
+    if (exited && ((out_r.get() < 0 && err_r.get() < 0) || now >= drain_until)) break;
+
+    if (!exited && reason == Kill::kNone) {
+      if (now >= deadline) {
+        reason = Kill::kTimeout;
+      } else if (request.should_abort && now >= next_abort_check) {
+        next_abort_check = now + kAbortPollSeconds;
+        if (request.should_abort()) reason = Kill::kAbort;
+      }
+      if (reason != Kill::kNone) {
+        SignalGroup(pgid, SIGTERM);
+        kill_at = now + request.kill_grace_seconds;
+      }
+    }
+    if (!exited && now >= kill_at) {
+      SignalGroup(pgid, SIGKILL);
+      kill_at = kInfinity;
+    }
+
+    double wait = kInfinity;
+    if (!exited) {
+      if (reason == Kill::kNone) {
+        wait = std::min(wait, deadline - now);
+        if (request.should_abort) wait = std::min(wait, next_abort_check - now);
+      }
+      wait = std::min(wait, kill_at - now);
+      if (pidfd.get() < 0) wait = std::min(wait, kExitPollSeconds);
+    } else {
+      wait = drain_until - now;
+    }
+    int timeout_ms =
+        wait == kInfinity ? -1 : static_cast<int>(std::ceil(std::max(0.0, wait) * 1000));
+
+    pollfd fds[3];
+    int count = 0;
+    int out_index = -1, err_index = -1, pid_index = -1;
+    if (out_r.get() >= 0) {
+      out_index = count;
+      fds[count++] = {out_r.get(), POLLIN, 0};
+    }
+    if (err_r.get() >= 0) {
+      err_index = count;
+      fds[count++] = {err_r.get(), POLLIN, 0};
+    }
+    if (!exited && pidfd.get() >= 0) {
+      pid_index = count;
+      fds[count++] = {pidfd.get(), POLLIN, 0};
+    }
+    int ready = ::poll(fds, static_cast<nfds_t>(count), timeout_ms);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrnoMessage(request.argv[0], "poll failed while running"));
+    }
+    if (out_index >= 0 && fds[out_index].revents &&
+        !Pump(out_r.get(), out_log, buffer, sizeof buffer)) {
+      out_r.Reset();
+    }
+    if (err_index >= 0 && fds[err_index].revents &&
+        !Pump(err_r.get(), err_log, buffer, sizeof buffer)) {
+      err_r.Reset();
+    }
+    if (pid_index >= 0 && fds[pid_index].revents) exited = true;
+  }
+  return reason;
 }
 
 }  // namespace
@@ -361,71 +466,13 @@ RunResult PosixProcessRunner::Run(const RunRequest& request) {
   }
   status_r.Reset();
 
-  enum class Kill { kNone, kTimeout, kAbort } reason = Kill::kNone;
-  const double deadline = request.timeout_seconds > 0 ? start + request.timeout_seconds : kInfinity;
-  double kill_at = kInfinity;         // When SIGKILL follows the SIGTERM.
-  double drain_until = kInfinity;     // Set once the child has exited.
-  double next_abort_check = start + kAbortPollSeconds;
-  bool exited = false;
-  char buffer[64 * 1024];
-
-  while (true) {
-    const double now = Now();
-    if (!exited && pidfd.get() < 0 && HasExited(pid)) exited = true;
-    if (exited && drain_until == kInfinity) {
-      SignalGroup(pgid, SIGKILL);  // Leftover grandchildren; the leader is a zombie still.
-      drain_until = now + kDrainSeconds;
-    }
-    if (exited && ((out_r.get() < 0 && err_r.get() < 0) || now >= drain_until)) break;
-
-    if (!exited && reason == Kill::kNone) {
-      if (now >= deadline) {
-        reason = Kill::kTimeout;
-      } else if (request.should_abort && now >= next_abort_check) {
-        next_abort_check = now + kAbortPollSeconds;
-        if (request.should_abort()) reason = Kill::kAbort;
-      }
-      if (reason != Kill::kNone) {
-        SignalGroup(pgid, SIGTERM);
-        kill_at = now + request.kill_grace_seconds;
-      }
-    }
-    if (!exited && now >= kill_at) {
-      SignalGroup(pgid, SIGKILL);
-      kill_at = kInfinity;
-    }
-
-    double wait = kInfinity;
-    if (!exited) {
-      if (reason == Kill::kNone) {
-        wait = std::min(wait, deadline - now);
-        if (request.should_abort) wait = std::min(wait, next_abort_check - now);
-      }
-      wait = std::min(wait, kill_at - now);
-      if (pidfd.get() < 0) wait = std::min(wait, kExitPollSeconds);
-    } else {
-      wait = drain_until - now;
-    }
-    int timeout_ms = wait == kInfinity ? -1 : static_cast<int>(std::ceil(std::max(0.0, wait) * 1000));
-
-    pollfd fds[3];
-    int count = 0;
-    int out_index = -1, err_index = -1, pid_index = -1;
-    if (out_r.get() >= 0) { out_index = count; fds[count++] = {out_r.get(), POLLIN, 0}; }
-    if (err_r.get() >= 0) { err_index = count; fds[count++] = {err_r.get(), POLLIN, 0}; }
-    if (!exited && pidfd.get() >= 0) { pid_index = count; fds[count++] = {pidfd.get(), POLLIN, 0}; }
-    int ready = ::poll(fds, static_cast<nfds_t>(count), timeout_ms);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      throw Error(ErrnoMessage(request.argv[0], "poll failed while running"));
-    }
-    if (out_index >= 0 && fds[out_index].revents && !Pump(out_r.get(), out_log, buffer, sizeof buffer)) {
-      out_r.Reset();
-    }
-    if (err_index >= 0 && fds[err_index].revents && !Pump(err_r.get(), err_log, buffer, sizeof buffer)) {
-      err_r.Reset();
-    }
-    if (pid_index >= 0 && fds[pid_index].revents) exited = true;
+  Kill reason;
+  try {
+    reason = Supervise(request, pid, start, pidfd, out_r, err_r, out_log, err_log);
+  } catch (...) {  // poll failed or should_abort threw: leave no child behind.
+    SignalGroup(pgid, SIGKILL);
+    Reap(pid, status, usage);
+    throw;
   }
 
   if (!Reap(pid, status, usage)) {

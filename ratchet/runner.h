@@ -33,9 +33,9 @@ struct RunRequest {
   // Log files, created or truncated. Empty: the stream is discarded (and
   // still counted). The parent folder must exist.
   std::filesystem::path stdout_path, stderr_path;
-  double timeout_seconds = 0;     // 0: no deadline. At the deadline the group gets SIGTERM...
-  double kill_grace_seconds = 5;  // ...and SIGKILL this long after.
-  uint64_t memory_limit_bytes = 0;  // RLIMIT_AS of the child; 0: unlimited.
+  double timeout_seconds = 0;        // 0: no deadline. At the deadline the group gets SIGTERM...
+  double kill_grace_seconds = 5;     // ...and SIGKILL this long after.
+  uint64_t memory_limit_bytes = 0;   // RLIMIT_AS of the child; 0: unlimited.
   uint64_t log_cap_bytes = 4 << 20;  // Per log file; 0: no cap.
   std::map<std::string, std::string> extra_env;  // Added to (or replacing in) the controller's env.
   // Called right after the fork with the child's process group id, so the
@@ -56,8 +56,8 @@ struct RunResult {
     kSpawnFailed,  // exec (or chdir, setrlimit...) failed in the child; see error.
   };
   Outcome outcome = Outcome::kSpawnFailed;
-  int exit_code = -1;   // -1 unless the child exited normally.
-  int term_signal = 0;  // 0 unless a signal ended the child.
+  int exit_code = -1;       // -1 unless the child exited normally.
+  int term_signal = 0;      // 0 unless a signal ended the child.
   double wall_seconds = 0;  // From fork to reap.
   // ru_maxrss of the child from wait4, in KiB. It covers the child itself and
   // any descendants it waited for; not orphans that were killed.

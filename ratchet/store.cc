@@ -40,8 +40,8 @@ class Stmt {
  public:
   Stmt(sqlite3* db, const std::filesystem::path& file, std::string_view sql)
       : db_(db), file_(file), sql_(sql) {
-    Check(sqlite3_prepare_v2(db, sql_.data(), static_cast<int>(sql_.size()), &stmt_, nullptr),
-          db_, file_, "prepare");
+    Check(sqlite3_prepare_v2(db, sql_.data(), static_cast<int>(sql_.size()), &stmt_, nullptr), db_,
+          file_, "prepare");
   }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -51,8 +51,8 @@ class Stmt {
   Stmt& Bind(int v) { return Bind(static_cast<int64_t>(v)); }
   Stmt& Bind(double v) { return Done(sqlite3_bind_double(stmt_, ++index_, v)); }
   Stmt& Bind(std::string_view v) {
-    return Done(sqlite3_bind_text64(stmt_, ++index_, v.data(), v.size(), SQLITE_TRANSIENT,
-                                    SQLITE_UTF8));
+    return Done(
+        sqlite3_bind_text64(stmt_, ++index_, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
   Stmt& Bind(const std::string& v) { return Bind(std::string_view(v)); }
   Stmt& Bind(const char* v) { return Bind(std::string_view(v)); }
@@ -129,7 +129,8 @@ int CheckIdentity(sqlite3* db, const std::filesystem::path& file) {
   tables.Step();
   bool empty = tables.Int(0) == 0;
   if ((app != 0 && app != kStoreApplicationId) || (app == 0 && !empty)) {
-    throw Error(file.string() + ": not a ratchet store (a SQLite database written by something else)");
+    throw Error(file.string() +
+                ": not a ratchet store (a SQLite database written by something else)");
   }
   if (version > kStoreSchemaVersion) {
     throw Error(file.string() + ": store schema version " + std::to_string(version) +
@@ -221,18 +222,41 @@ std::string SelectSql(const char* table, const std::array<const char*, N>& cols,
 }
 
 constexpr std::array<const char*, 22> kRunCols = {
-    "id",          "uid",           "tag",         "spec_name",       "spec_json",
-    "spec_sha256", "workspace",     "baseline_commit", "best_commit", "hardware_id",
-    "budget_kind", "budget_amount", "metric_name", "goal",            "pins_json",
-    "pins_digest", "noise_sd",      "baseline_metric", "state",       "started_at",
-    "updated_at",  "ended_at"};
+    "id",          "uid",
+    "tag",         "spec_name",
+    "spec_json",   "spec_sha256",
+    "workspace",   "baseline_commit",
+    "best_commit", "hardware_id",
+    "budget_kind", "budget_amount",
+    "metric_name", "goal",
+    "pins_json",   "pins_digest",
+    "noise_sd",    "baseline_metric",
+    "state",       "started_at",
+    "updated_at",  "ended_at",
+};
 
 void BindRun(Stmt& s, const RunRow& r) {
-  s.Bind(r.uid).Bind(r.tag).Bind(r.spec_name).Bind(r.spec_json).Bind(r.spec_sha256)
-      .Bind(r.workspace).Bind(r.baseline_commit).Bind(r.best_commit).Bind(r.hardware_id)
-      .Bind(r.budget_kind).Bind(r.budget_amount).Bind(r.metric_name).Bind(r.goal)
-      .Bind(r.pins_json).Bind(r.pins_digest).Bind(r.noise_sd).Bind(r.baseline_metric)
-      .Bind(ToString(r.state)).Bind(r.started_at).Bind(r.updated_at).Bind(r.ended_at);
+  s.Bind(r.uid)
+      .Bind(r.tag)
+      .Bind(r.spec_name)
+      .Bind(r.spec_json)
+      .Bind(r.spec_sha256)
+      .Bind(r.workspace)
+      .Bind(r.baseline_commit)
+      .Bind(r.best_commit)
+      .Bind(r.hardware_id)
+      .Bind(r.budget_kind)
+      .Bind(r.budget_amount)
+      .Bind(r.metric_name)
+      .Bind(r.goal)
+      .Bind(r.pins_json)
+      .Bind(r.pins_digest)
+      .Bind(r.noise_sd)
+      .Bind(r.baseline_metric)
+      .Bind(ToString(r.state))
+      .Bind(r.started_at)
+      .Bind(r.updated_at)
+      .Bind(r.ended_at);
 }
 
 RunRow ReadRun(const Stmt& s) {
@@ -264,20 +288,40 @@ RunRow ReadRun(const Stmt& s) {
 }
 
 constexpr std::array<const char*, 26> kExperimentCols = {
-    "id",          "run_id",        "seq",          "parent_commit", "\"commit\"",
-    "tree",        "proposer",      "description",  "params_json",   "diff_stat",
-    "status",      "phase",         "metric",       "spread",        "n_measurements",
-    "started_at",  "ended_at",      "train_seconds", "tokens",       "peak_rss_kb",
-    "exit_code",   "term_signal",   "reason",       "log_tail",      "decision_json",
-    "pgid"};
+    "id",         "run_id",      "seq",           "parent_commit", "\"commit\"",
+    "tree",       "proposer",    "description",   "params_json",   "diff_stat",
+    "status",     "phase",       "metric",        "spread",        "n_measurements",
+    "started_at", "ended_at",    "train_seconds", "tokens",        "peak_rss_kb",
+    "exit_code",  "term_signal", "reason",        "log_tail",      "decision_json",
+    "pgid",
+};
 
 void BindExperiment(Stmt& s, const ExperimentRow& e) {
-  s.Bind(e.run_id).Bind(e.seq).Bind(e.parent_commit).Bind(e.commit).Bind(e.tree)
-      .Bind(e.proposer).Bind(e.description).Bind(e.params_json).Bind(e.diff_stat)
-      .Bind(ToString(e.status)).Bind(e.phase).Bind(e.metric).Bind(e.spread)
-      .Bind(e.n_measurements).Bind(e.started_at).Bind(e.ended_at).Bind(e.train_seconds)
-      .Bind(e.tokens).Bind(e.peak_rss_kb).Bind(e.exit_code).Bind(e.term_signal).Bind(e.reason)
-      .Bind(e.log_tail).Bind(e.decision_json).Bind(e.pgid);
+  s.Bind(e.run_id)
+      .Bind(e.seq)
+      .Bind(e.parent_commit)
+      .Bind(e.commit)
+      .Bind(e.tree)
+      .Bind(e.proposer)
+      .Bind(e.description)
+      .Bind(e.params_json)
+      .Bind(e.diff_stat)
+      .Bind(ToString(e.status))
+      .Bind(e.phase)
+      .Bind(e.metric)
+      .Bind(e.spread)
+      .Bind(e.n_measurements)
+      .Bind(e.started_at)
+      .Bind(e.ended_at)
+      .Bind(e.train_seconds)
+      .Bind(e.tokens)
+      .Bind(e.peak_rss_kb)
+      .Bind(e.exit_code)
+      .Bind(e.term_signal)
+      .Bind(e.reason)
+      .Bind(e.log_tail)
+      .Bind(e.decision_json)
+      .Bind(e.pgid);
 }
 
 ExperimentRow ReadExperiment(const Stmt& s) {
@@ -313,9 +357,10 @@ ExperimentRow ReadExperiment(const Stmt& s) {
 }
 
 constexpr std::array<const char*, 15> kMeasurementCols = {
-    "id",           "experiment_id", "repeat",    "seed",        "role",
-    "status",       "metric",        "train_seconds", "eval_seconds", "tokens",
-    "peak_rss_kb",  "exit_code",     "term_signal", "extra_json", "created_at"};
+    "id",          "experiment_id", "repeat",        "seed",         "role",
+    "status",      "metric",        "train_seconds", "eval_seconds", "tokens",
+    "peak_rss_kb", "exit_code",     "term_signal",   "extra_json",   "created_at",
+};
 
 MeasurementRow ReadMeasurement(const Stmt& s) {
   MeasurementRow m;
@@ -340,17 +385,16 @@ MeasurementRow ReadMeasurement(const Stmt& s) {
 
 // Enum names, indexed by the enum's value.
 constexpr std::array<std::string_view, 10> kStatusNames = {
-    "proposed", "running", "evaluating", "accepted", "rejected",
+    "proposed", "running", "evaluating", "accepted",  "rejected",
     "crashed",  "timeout", "invalid",    "duplicate", "interrupted"};
 constexpr std::array<std::string_view, 3> kRunStateNames = {"running", "stopped", "finished"};
 constexpr std::array<std::string_view, 4> kRoleNames = {"calibration", "candidate", "confirm",
                                                         "baseline"};
-constexpr std::array<std::string_view, 5> kMeasurementStatusNames = {
-    "ok", "crashed", "timeout", "invalid", "interrupted"};
+constexpr std::array<std::string_view, 5> kMeasurementStatusNames = {"ok", "crashed", "timeout",
+                                                                     "invalid", "interrupted"};
 
 template <typename E, size_t N>
-E FromName(const std::array<std::string_view, N>& names, std::string_view text,
-           const char* kind) {
+E FromName(const std::array<std::string_view, N>& names, std::string_view text, const char* kind) {
   for (size_t i = 0; i < N; ++i) {
     if (names[i] == text) return static_cast<E>(i);
   }
@@ -481,9 +525,8 @@ Store::Transaction::~Transaction() {
   if (done_) return;
   // A destructor cannot throw; if the rollback itself fails the connection
   // is broken and the next statement reports it.
-  std::string sql = savepoint_.empty()
-                        ? std::string("ROLLBACK")
-                        : "ROLLBACK TO " + savepoint_ + "; RELEASE " + savepoint_;
+  std::string sql = savepoint_.empty() ? std::string("ROLLBACK")
+                                       : "ROLLBACK TO " + savepoint_ + "; RELEASE " + savepoint_;
   sqlite3_exec(store_.db_, sql.c_str(), nullptr, nullptr, nullptr);
 }
 
@@ -495,9 +538,14 @@ int64_t Store::UpsertHardware(const HardwareInfo& info) {
          "INSERT INTO hardware (fingerprint, cpu_model, cores, memory_bytes, gpu, os, compiler, "
          "json) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(fingerprint) DO UPDATE SET "
          "fingerprint = excluded.fingerprint RETURNING id");
-  s.Bind(info.Fingerprint()).Bind(info.cpu_model).Bind(info.cores)
-      .Bind(static_cast<int64_t>(info.memory_bytes)).Bind(info.gpu).Bind(info.os)
-      .Bind(info.compiler).Bind(info.ToJson().dump());
+  s.Bind(info.Fingerprint())
+      .Bind(info.cpu_model)
+      .Bind(info.cores)
+      .Bind(static_cast<int64_t>(info.memory_bytes))
+      .Bind(info.gpu)
+      .Bind(info.os)
+      .Bind(info.compiler)
+      .Bind(info.ToJson().dump());
   if (!s.Step()) throw Error(path_.string() + ": upsert hardware returned no id");
   int64_t id = s.Int(0);
   s.Run();
@@ -680,9 +728,19 @@ std::optional<int64_t> Store::FindEvaluatedTree(int64_t run_id, const std::strin
 
 int64_t Store::AddMeasurement(const MeasurementRow& m) {
   Stmt s(db_, path_, InsertSql("measurements", kMeasurementCols));
-  s.Bind(m.experiment_id).Bind(m.repeat).Bind(m.seed).Bind(ToString(m.role))
-      .Bind(ToString(m.status)).Bind(m.metric).Bind(m.train_seconds).Bind(m.eval_seconds)
-      .Bind(m.tokens).Bind(m.peak_rss_kb).Bind(m.exit_code).Bind(m.term_signal).Bind(m.extra_json)
+  s.Bind(m.experiment_id)
+      .Bind(m.repeat)
+      .Bind(m.seed)
+      .Bind(ToString(m.role))
+      .Bind(ToString(m.status))
+      .Bind(m.metric)
+      .Bind(m.train_seconds)
+      .Bind(m.eval_seconds)
+      .Bind(m.tokens)
+      .Bind(m.peak_rss_kb)
+      .Bind(m.exit_code)
+      .Bind(m.term_signal)
+      .Bind(m.extra_json)
       .Bind(m.created_at == 0 ? NowSeconds() : m.created_at);
   s.Run();
   return sqlite3_last_insert_rowid(db_);

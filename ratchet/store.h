@@ -74,65 +74,66 @@ double NowSeconds();
 // One row of `runs`. Strings holding JSON are stored as SQLite JSON text
 // (checked with json_valid), so json_extract() works in queries.
 struct RunRow {
-  int64_t id = 0;                    // assigned by CreateRun
-  std::string uid;                   // random 32 hex, stable across export/import; CreateRun fills it if empty
-  std::string tag;                   // unique within a store
+  int64_t id = 0;   // assigned by CreateRun
+  std::string uid;  // random 32 hex, stable across export/import; CreateRun fills it if empty
+  std::string tag;  // unique within a store
   std::string spec_name;
-  std::string spec_json = "{}";      // the spec as resolved at run start
+  std::string spec_json = "{}";  // the spec as resolved at run start
   std::string spec_sha256;
   std::string workspace;
   std::string baseline_commit;
   std::optional<std::string> best_commit;
   std::optional<int64_t> hardware_id;
-  std::string budget_kind;           // "time" | "tokens"
-  double budget_amount = 0;          // seconds or tokens
+  std::string budget_kind;   // "time" | "tokens"
+  double budget_amount = 0;  // seconds or tokens
   std::string metric_name;
-  std::string goal = "minimize";     // "minimize" | "maximize"
-  std::string pins_json = "{}";      // Pins::ToJson()
-  std::string pins_digest;           // Pins::Digest(): runs with different digests are not comparable
-  std::optional<double> noise_sd;    // from the calibration repeats
+  std::string goal = "minimize";   // "minimize" | "maximize"
+  std::string pins_json = "{}";    // Pins::ToJson()
+  std::string pins_digest;         // Pins::Digest(): runs with different digests are not comparable
+  std::optional<double> noise_sd;  // from the calibration repeats
   std::optional<double> baseline_metric;
   RunState state = RunState::kRunning;
-  double started_at = 0;             // 0: CreateRun uses now
-  double updated_at = 0;             // maintained by the store on every run write
+  double started_at = 0;  // 0: CreateRun uses now
+  double updated_at = 0;  // maintained by the store on every run write
   std::optional<double> ended_at;
 };
 
 // One row of `experiments`. Seq 0 of a run is the baseline.
 struct ExperimentRow {
-  int64_t id = 0;                    // assigned by InsertExperiment
+  int64_t id = 0;  // assigned by InsertExperiment
   int64_t run_id = 0;
-  int64_t seq = 0;                   // unique within the run
-  std::string parent_commit;         // the best commit it was built on
-  std::optional<std::string> commit; // known once the mutation is committed
-  std::optional<std::string> tree;   // git tree id, for duplicate detection
+  int64_t seq = 0;                    // unique within the run
+  std::string parent_commit;          // the best commit it was built on
+  std::optional<std::string> commit;  // known once the mutation is committed
+  std::optional<std::string> tree;    // git tree id, for duplicate detection
   std::string proposer;
   std::string description;
   std::string params_json = "{}";
   std::optional<std::string> diff_stat;
   ExperimentStatus status = ExperimentStatus::kProposed;
-  std::string phase;                 // free text for `status`: "apply", "train", "evaluate", "confirm 2/3"…
-  std::optional<double> metric;      // the decided metric (mean of the measurements used); NaN reads back as nullopt
-  std::optional<double> spread;      // their standard deviation
+  std::string phase;  // free text for `status`: "apply", "train", "evaluate", "confirm 2/3"…
+  std::optional<double>
+      metric;  // the decided metric (mean of the measurements used); NaN reads back as nullopt
+  std::optional<double> spread;  // their standard deviation
   int64_t n_measurements = 0;
-  double started_at = 0;             // 0: InsertExperiment uses now
+  double started_at = 0;  // 0: InsertExperiment uses now
   std::optional<double> ended_at;
   std::optional<double> train_seconds;
   std::optional<int64_t> tokens;
   std::optional<int64_t> peak_rss_kb;
   std::optional<int> exit_code;
   std::optional<int> term_signal;
-  std::optional<std::string> reason;         // why crashed/invalid/duplicate…, one line
+  std::optional<std::string> reason;  // why crashed/invalid/duplicate…, one line
   std::optional<std::string> log_tail;
   std::optional<std::string> decision_json;  // the acceptance decision, JSON
-  std::optional<int64_t> pgid;               // child process group while running, for reconciliation
+  std::optional<int64_t> pgid;  // child process group while running, for reconciliation
 };
 
 // One row of `measurements`: one seeded train+evaluate of an experiment.
 struct MeasurementRow {
-  int64_t id = 0;                    // assigned by AddMeasurement
+  int64_t id = 0;  // assigned by AddMeasurement
   int64_t experiment_id = 0;
-  int64_t repeat = 0;                // 0-based within (experiment, role)
+  int64_t repeat = 0;  // 0-based within (experiment, role)
   int64_t seed = 0;
   MeasurementRole role = MeasurementRole::kCandidate;
   MeasurementStatus status = MeasurementStatus::kOk;
@@ -144,7 +145,7 @@ struct MeasurementRow {
   std::optional<int> exit_code;
   std::optional<int> term_signal;
   std::optional<std::string> extra_json;  // other metrics the evaluator printed
-  double created_at = 0;             // 0: AddMeasurement uses now
+  double created_at = 0;                  // 0: AddMeasurement uses now
 };
 
 // One row of `events`: a run's log line ("plateau: widening step").
@@ -152,7 +153,7 @@ struct EventRow {
   int64_t id = 0;
   int64_t run_id = 0;
   double at = 0;
-  std::string level;                 // "debug" | "info" | "warn" | "error"
+  std::string level;  // "debug" | "info" | "warn" | "error"
   std::string message;
 };
 

@@ -178,7 +178,8 @@ TEST_F(RunnerTest, OutputFloodIsCappedKeepingHeadTailAndMarker) {
   const uint64_t total = 5 + flood + 1 + 5;
   EXPECT_EQ(r.stdout_bytes, total);
   std::string log = Stdout();
-  std::string marker = "[ratchet: " + std::to_string(total - request.log_cap_bytes) + " bytes elided]\n";
+  std::string marker =
+      "[ratchet: " + std::to_string(total - request.log_cap_bytes) + " bytes elided]\n";
   EXPECT_LE(log.size(), request.log_cap_bytes + marker.size() + 1);
   EXPECT_EQ(log.rfind("HEAD\n", 0), 0u);
   EXPECT_EQ(log.substr(log.size() - 6), "\nTAIL\n");
@@ -289,7 +290,8 @@ TEST_F(RunnerTest, ChildDiesWhenTheControllerIsKilled) {
   pid_t controller = ::fork();
   ASSERT_GE(controller, 0);
   if (controller == 0) {
-    ratchet::RunRequest request = Shell("echo $$ > child.pid.tmp; mv child.pid.tmp child.pid; exec sleep 60");
+    ratchet::RunRequest request =
+        Shell("echo $$ > child.pid.tmp; mv child.pid.tmp child.pid; exec sleep 60");
     request.cwd = dir_;
     runner_.Run(request);
     ::_exit(0);
@@ -346,7 +348,8 @@ TEST(LogCaptureTest, KeepsHeadAndTailAroundAnElidedMarkerWhateverTheChunking) {
   for (size_t chunk : {1, 3, 7, 20}) {
     {
       ratchet::LogCapture log(path, 10);
-      for (size_t i = 0; i < text.size(); i += chunk) log.Append(std::string_view(text).substr(i, chunk));
+      for (size_t i = 0; i < text.size(); i += chunk)
+        log.Append(std::string_view(text).substr(i, chunk));
       log.Finish();
       EXPECT_EQ(log.total_bytes(), 20u);
     }

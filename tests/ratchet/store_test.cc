@@ -1,5 +1,7 @@
 #include "ratchet/store.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,9 +12,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "ratchet/error.h"
 #include "ratchet/hardware.h"
@@ -531,10 +530,10 @@ TEST_F(StoreTest, HardwareIsStoredOncePerFingerprint) {
 TEST_F(StoreTest, UnfinishedExperimentsAreProposedRunningOrEvaluating) {
   Store store = Store::Open(db_);
   int64_t run = store.CreateRun(SampleRun("r"));
-  const ExperimentStatus all[] = {
-      ExperimentStatus::kAccepted, ExperimentStatus::kProposed,    ExperimentStatus::kRejected,
-      ExperimentStatus::kRunning,  ExperimentStatus::kInterrupted, ExperimentStatus::kEvaluating,
-      ExperimentStatus::kDuplicate};
+  const ExperimentStatus all[] = {ExperimentStatus::kAccepted,    ExperimentStatus::kProposed,
+                                  ExperimentStatus::kRejected,    ExperimentStatus::kRunning,
+                                  ExperimentStatus::kInterrupted, ExperimentStatus::kEvaluating,
+                                  ExperimentStatus::kDuplicate};
   for (int i = 0; i < 7; ++i) AddFinished(store, run, i, all[i], std::nullopt);
   std::vector<ExperimentRow> open = store.UnfinishedExperiments(run);
   ASSERT_EQ(open.size(), 3u);
@@ -582,7 +581,8 @@ TEST_F(StoreTest, ATreeCountsAsEvaluatedOnlyOnceItHasAResult) {
   AddFinished(store, run, 6, ExperimentStatus::kRunning, std::nullopt, "t-run");
   AddFinished(store, run, 7, ExperimentStatus::kDuplicate, std::nullopt, "t-dup");
   AddFinished(store, other, 0, ExperimentStatus::kAccepted, 1.0, "t-other");
-  for (const char* t : {"t-acc", "t-rej", "t-crash", "t-time"}) EXPECT_TRUE(store.TreeEvaluated(run, t)) << t;
+  for (const char* t : {"t-acc", "t-rej", "t-crash", "t-time"})
+    EXPECT_TRUE(store.TreeEvaluated(run, t)) << t;
   for (const char* t : {"t-int", "t-inv", "t-run", "t-dup", "t-other", "t-none"}) {
     EXPECT_FALSE(store.TreeEvaluated(run, t)) << t;
   }
@@ -725,9 +725,8 @@ double MedianCommitMs(const fs::path& db, Durability durability, int commits) {
   for (int i = 0; i < commits; ++i) {
     auto start = std::chrono::steady_clock::now();
     store.AddEvent(run, "info", "tick");
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
@@ -740,8 +739,8 @@ TEST_F(StoreTest, ACommitIsFastEnoughForTheLoop) {
   double full = MedianCommitMs(dir_ / "full.db", Durability::kPowerLoss, 20);
   RecordProperty("commit_ms_median", std::to_string(normal));
   RecordProperty("commit_ms_median_fsync", std::to_string(full));
-  std::printf("commit: median %.3f ms (process-crash durability), %.3f ms (power-loss)\n",
-              normal, full);
+  std::printf("commit: median %.3f ms (process-crash durability), %.3f ms (power-loss)\n", normal,
+              full);
   EXPECT_LT(normal, 1.0);
 }
 
@@ -757,7 +756,9 @@ TEST(HardwareTest, DetectionReturnsSaneValues) {
   EXPECT_FALSE(hw.os.empty());
   EXPECT_NE(hw.os, "unknown");
   EXPECT_THAT(hw.compiler, ::testing::AnyOf(HasSubstr("gcc"), HasSubstr("clang")));
-  if (!fs::exists("/proc/driver/nvidia/gpus")) EXPECT_EQ(hw.gpu, "none");
+  if (!fs::exists("/proc/driver/nvidia/gpus")) {
+    EXPECT_EQ(hw.gpu, "none");
+  }
 }
 
 TEST(HardwareTest, TheFingerprintIsStableAndSeparatesMachines) {
