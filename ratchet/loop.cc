@@ -43,6 +43,7 @@ namespace {
 // reading a huge file back.
 constexpr size_t kLogTailBytes = 8192;
 constexpr size_t kOutputScanBytes = 65536;
+constexpr int kMaxDuplicatesInARow = 50;
 
 uint64_t SplitMix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -744,12 +745,20 @@ RunSummary Controller::Run() {
   summary_.baseline_metric = run_.baseline_metric;
 
   int64_t started = 0;
+  int duplicates_in_a_row = 0;
   while (true) {
     summary_.stop_reason = StopReason(started);
     if (!summary_.stop_reason.empty()) break;
     if (RunExperiment(store_->NextSeq(run_.id))) {
       ++started;
       ++summary_.experiments;
+      duplicates_in_a_row = 0;
+    } else if (++duplicates_in_a_row >= kMaxDuplicatesInARow) {
+      // Duplicates cost no budget, so a proposer that only repeats itself
+      // would otherwise spin forever.
+      summary_.stop_reason = "the proposer repeated evaluated candidates " +
+                             std::to_string(duplicates_in_a_row) + " times in a row";
+      break;
     }
   }
   store_->SetRunState(run_.id, RunState::kStopped);

@@ -49,10 +49,38 @@ std::optional<double> JsonNumber(const nlohmann::json& value) {
   return std::nullopt;
 }
 
+// Python's json module prints NaN, Infinity and -Infinity, which JSON does
+// not allow; evaluators written in Python print them for a diverged model.
+std::string QuoteNonFiniteLiterals(std::string_view line) {
+  std::string out;
+  bool in_string = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (c == '"' && (i == 0 || line[i - 1] != '\\')) in_string = !in_string;
+    if (!in_string) {
+      bool replaced = false;
+      for (std::string_view literal : {"-Infinity", "Infinity", "NaN"}) {
+        if (line.substr(i, literal.size()) == literal) {
+          out += '"' + std::string(literal) + '"';
+          i += literal.size() - 1;
+          replaced = true;
+          break;
+        }
+      }
+      if (replaced) continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 std::optional<MetricReading> FromJsonLine(std::string_view line, const std::string& name) {
   line = Trim(line);
   if (line.size() < 2 || line.front() != '{' || line.back() != '}') return std::nullopt;
   nlohmann::json object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded()) {
+    object = nlohmann::json::parse(QuoteNonFiniteLiterals(line), nullptr, false);
+  }
   if (!object.is_object() || !object.contains(name)) return std::nullopt;
   MetricReading reading;
   reading.value = JsonNumber(object[name]);

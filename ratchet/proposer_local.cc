@@ -63,9 +63,9 @@ class LocalProposer : public SearchProposer {
         auto lo = static_cast<int64_t>(p.min), hi = static_cast<int64_t>(p.max);
         double z = normal(rng), target;
         if (p.log && v > 0) {
-          target = v * std::exp(z * step_ * std::log(p.max / p.min));
+          target = static_cast<double>(v) * std::exp(z * step_ * std::log(p.max / p.min));
         } else {
-          target = v + z * step_ * (p.max - p.min);
+          target = static_cast<double>(v) + z * step_ * (p.max - p.min);
         }
         auto moved = static_cast<int64_t>(std::llround(target));
         // At least ±1, and away from a bound rather than into it.

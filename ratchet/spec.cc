@@ -1,6 +1,9 @@
 #include "ratchet/spec.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstdio>
 #include <cmath>
 #include <set>
 #include <thread>
@@ -13,6 +16,13 @@ namespace ratchet {
 
 double Budget::Amount() const {
   return kind == Kind::kTime ? seconds : static_cast<double>(tokens);
+}
+
+std::string Budget::AmountText() const {
+  if (kind == Kind::kTokens) return std::to_string(tokens);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", seconds);  // 300 -> "300", not "300.000000"
+  return buf;
 }
 
 std::string Budget::KindName() const { return kind == Kind::kTime ? "time" : "tokens"; }

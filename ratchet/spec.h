@@ -27,6 +27,7 @@ struct Budget {
   int64_t tokens = 0;  // kTokens: training tokens, > 0
   double Amount() const;         // seconds or tokens: the value of {budget}
   std::string KindName() const;  // "time" or "tokens": the value of {budget_kind}
+  std::string AmountText() const;  // {budget} as text: "300", "0.5", "1000000000"
 };
 
 // A command: argv with unsubstituted placeholders (validated at load).

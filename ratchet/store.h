@@ -253,7 +253,8 @@ class Store {
     return FindEvaluatedTree(run_id, tree).has_value();
   }
 
-  // Measurements, by (role, repeat, id) for ListMeasurements.
+  // Measurements. ListMeasurements orders them calibration, baseline,
+  // candidate, confirm, then by repeat.
   int64_t AddMeasurement(const MeasurementRow& measurement);
   std::vector<MeasurementRow> ListMeasurements(int64_t experiment_id) const;
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -50,7 +52,10 @@ const char* kConfig = R"({
   "optim": {
     "lr": 0.003,
     "momentum": 0.9,
-    "betas": [0.9, 0.95]
+    "betas": [
+      0.9,
+      0.95
+    ]
   },
   "tied": false,
   "notes": "untouched"
@@ -76,7 +81,7 @@ class ProposerTest : public ::testing::TestWithParam<std::string> {
 
   Proposal ProposeWith(uint64_t seed) {
     std::unique_ptr<Proposer> p = MakeProposer(spec_);
-    ProposalContext ctx{spec_, 1, seed, worktree_, json::parse(ReadConfig()), {}, std::nullopt};
+    ProposalContext ctx{spec_, 1, seed, worktree_, json::parse(ReadConfig(), nullptr, false), {}, std::nullopt};
     return p->Propose(ctx);
   }
 
@@ -103,7 +108,7 @@ class ProposerTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(ProposerTest, ProposalsStayInsideTheSpace) {
-  for (uint64_t seed = 0; seed < 300; ++seed) {
+  for (uint64_t seed = 0; seed < 120; ++seed) {
     auto [before, after] = OneStep(seed);
     for (const Param& p : spec_.search_space.params) {
       const json* v = GetPath(after, p.name);
@@ -117,7 +122,7 @@ TEST_P(ProposerTest, ProposalsStayInsideTheSpace) {
 }
 
 TEST_P(ProposerTest, NeverProposesTheUnchangedConfig) {
-  for (uint64_t seed = 0; seed < 300; ++seed) {
+  for (uint64_t seed = 0; seed < 120; ++seed) {
     auto [before, after] = OneStep(seed);
     EXPECT_FALSE(Changed(before, after).empty()) << "seed " << seed;
   }
@@ -152,10 +157,15 @@ TEST_P(ProposerTest, ASpaceWithNothingToChangeIsAProposalError) {
 
 TEST_P(ProposerTest, InactiveParametersAreLeftAsTheyAre) {
   // momentum is inactive under adamw: whatever was proposed, if the new
-  // optimizer is adamw, momentum keeps its old value.
+  // optimizer is adamw, momentum keeps its old value. Starting from muon, so
+  // local may perturb momentum and flip the optimizer in the same proposal.
+  std::string muon = kConfig;
+  muon.replace(muon.find("\"adamw\""), 7, "\"muon\"");
   int seen_inactive = 0, seen_changed_active = 0;
-  for (uint64_t seed = 0; seed < 300; ++seed) {
-    auto [before, after] = OneStep(seed);
+  for (uint64_t seed = 0; seed < 120; ++seed) {
+    WriteConfig(muon);
+    ProposeWith(seed);
+    json after = json::parse(ReadConfig());
     if (after["optimizer"] == "adamw") {
       ++seen_inactive;
       EXPECT_EQ(after["optim"]["momentum"], 0.9) << "seed " << seed;
@@ -199,7 +209,8 @@ TEST_P(ProposerTest, FileKeepsKeyOrderAndChangesOnlyChangedLines) {
       ++lines;
       if (la != lb) ++differing;
     }
-    EXPECT_EQ(lines, 15u);  // same number of lines: no key moved or appeared
+    EXPECT_EQ(lines, static_cast<size_t>(std::count(kConfig, kConfig + strlen(kConfig), '\n')));
+    EXPECT_FALSE(std::getline(b, lb));  // same number of lines: no key moved or appeared
     EXPECT_EQ(differing, Changed(before, after).size()) << text;
     EXPECT_EQ(after["notes"], "untouched");
     EXPECT_EQ(after["optim"]["betas"], json({0.9, 0.95}));
@@ -244,13 +255,13 @@ TEST_P(ProposerTest, MissingValuesAreFilledFromTheSpace) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, ProposerTest, ::testing::Values("random", "local"),
-                         [](const auto& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 class LocalProposerTest : public ProposerTest {};
 
 TEST_P(LocalProposerTest, ChangesOneOrTwoParameters) {
   std::set<size_t> counts;
-  for (uint64_t seed = 0; seed < 300; ++seed) {
+  for (uint64_t seed = 0; seed < 120; ++seed) {
     auto [before, after] = OneStep(seed);
     size_t n = Changed(before, after).size();
     EXPECT_GE(n, 1u);
@@ -263,7 +274,7 @@ TEST_P(LocalProposerTest, ChangesOneOrTwoParameters) {
 TEST_P(LocalProposerTest, StepsAreSmallInTheParametersScale) {
   int x_moves = 0, depth_moves = 0;
   double x_total = 0;
-  for (uint64_t seed = 0; seed < 300; ++seed) {
+  for (uint64_t seed = 0; seed < 120; ++seed) {
     auto [before, after] = OneStep(seed);
     if (after["x"] != before["x"]) {
       ++x_moves;
@@ -273,7 +284,9 @@ TEST_P(LocalProposerTest, StepsAreSmallInTheParametersScale) {
       ++depth_moves;
       EXPECT_LE(std::abs(after["depth"].get<int>() - 4), 3);
     }
-    if (after["optimizer"] != before["optimizer"]) EXPECT_EQ(after["optimizer"], "muon");
+    if (after["optimizer"] != before["optimizer"]) {
+      EXPECT_EQ(after["optimizer"], "muon");
+    }
   }
   ASSERT_GT(x_moves, 10);
   EXPECT_GT(depth_moves, 10);

@@ -291,6 +291,17 @@ TEST_F(SpecTest, BudgetKindsAndAmounts) {
   EXPECT_EQ(ErrorOf(j), "budget.seconds: not used by budget kind tokens");
 }
 
+TEST_F(SpecTest, BudgetAmountTextIsPlainForPlaceholders) {
+  Budget b;
+  b.seconds = 300;
+  EXPECT_EQ(b.AmountText(), "300");
+  b.seconds = 0.5;
+  EXPECT_EQ(b.AmountText(), "0.5");
+  b.kind = Budget::Kind::kTokens;
+  b.tokens = 1000000000;
+  EXPECT_EQ(b.AmountText(), "1000000000");
+}
+
 TEST_F(SpecTest, TokenBudgetNeedsAFixedTrainTimeout) {
   OJson j = Valid();
   j["budget"] = {{"kind", "tokens"}, {"tokens", 1e9}};  // written as a float: still an integer

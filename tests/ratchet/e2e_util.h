@@ -1,0 +1,79 @@
+// Helpers for tests that drive the real `ratchet` program on the toy
+// experiment: a temp folder, a spec derived from specs/toy.json, and running
+// a command to completion with its output captured.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ratchet/fs.h"
+#include "ratchet/runner.h"
+
+namespace ratchet::testing {
+
+namespace fs = std::filesystem;
+
+inline fs::path BinDir() { return RATCHET_BIN_DIR; }
+inline fs::path SourceDir() { return RATCHET_SOURCE_DIR; }
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "ratchet-test-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct CommandOutput {
+  RunResult result;
+  std::string out, err;
+};
+
+inline CommandOutput RunProgram(const std::vector<std::string>& argv, const fs::path& log_dir,
+                                double timeout_seconds = 300) {
+  static int counter = 0;
+  std::string stem = "cmd" + std::to_string(counter++);
+  RunRequest request;
+  request.argv = argv;
+  request.stdout_path = log_dir / (stem + ".out");
+  request.stderr_path = log_dir / (stem + ".err");
+  request.timeout_seconds = timeout_seconds;
+  PosixProcessRunner runner;
+  CommandOutput output;
+  output.result = runner.Run(request);
+  output.out = ReadFile(request.stdout_path);
+  output.err = ReadFile(request.stderr_path);
+  return output;
+}
+
+// specs/toy.json with its template made absolute, `changes` merged in
+// (JSON merge patch), written to `dir/name`.
+inline fs::path WriteToySpec(const fs::path& dir, const std::string& name,
+                             const nlohmann::json& changes) {
+  nlohmann::json spec = nlohmann::json::parse(ReadFile(SourceDir() / "specs" / "toy.json"));
+  spec["template"] = (SourceDir() / "experiments" / "toy").string();
+  spec.merge_patch(changes);
+  fs::path path = dir / name;
+  WriteFileAtomic(path, spec.dump(2));
+  return path;
+}
+
+inline std::vector<std::string> RatchetArgs(std::vector<std::string> args) {
+  args.insert(args.begin(), (BinDir() / "ratchet").string());
+  return args;
+}
+
+}  // namespace ratchet::testing
