@@ -717,33 +717,6 @@ TEST_F(StoreTest, AMovedStoreKeepsWorking) {
   EXPECT_EQ(c.path(), db_);
 }
 
-// Median milliseconds of one committed write (an event) at a durability.
-double MedianCommitMs(const fs::path& db, Durability durability, int commits) {
-  Store store = Store::Open(db, {.durability = durability});
-  int64_t run = store.CreateRun(StoreTestRun());
-  std::vector<double> ms;
-  for (int i = 0; i < commits; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    store.AddEvent(run, "info", "tick");
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                     .count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
-TEST_F(StoreTest, ACommitIsFastEnoughForTheLoop) {
-  // Each state change is its own commit; the loop makes about ten per
-  // experiment, against an overhead target of 20 ms in all.
-  double normal = MedianCommitMs(db_, Durability::kProcessCrash, 200);
-  double full = MedianCommitMs(dir_ / "full.db", Durability::kPowerLoss, 20);
-  RecordProperty("commit_ms_median", std::to_string(normal));
-  RecordProperty("commit_ms_median_fsync", std::to_string(full));
-  std::printf("commit: median %.3f ms (process-crash durability), %.3f ms (power-loss)\n", normal,
-              full);
-  EXPECT_LT(normal, 1.0);
-}
-
 // ---- Hardware
 
 TEST(HardwareTest, DetectionReturnsSaneValues) {
