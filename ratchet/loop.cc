@@ -276,8 +276,8 @@ void Controller::OpenOrCreateRun() {
     }
     pins_ = Pins::FromJson(nlohmann::json::parse(run_.pins_json));
     pins_.Verify();
-    run_.state = RunState::kRunning;
-    store_->UpdateRun(run_);
+    store_->SetRunState(run_.id, RunState::kRunning);
+    run_ = *store_->GetRun(run_.id);
     Event("info", "resuming run '" + tag_ + "' at experiment " +
                       std::to_string(store_->NextSeq(run_.id)));
   } else {
@@ -512,6 +512,7 @@ void Controller::Calibrate() {
     row.description = "baseline";
     row.status = ExperimentStatus::kProposed;
     row.phase = "calibrate";
+    row.started_at = NowSeconds();
     row.id = store_->InsertExperiment(row);
     baseline = row;
     workspace_->SetCandidateRef(tag_, 0, run_.baseline_commit);
@@ -583,6 +584,7 @@ bool Controller::RunExperiment(int64_t seq) {
   experiment.proposer = spec_.proposer.kind;
   experiment.status = ExperimentStatus::kProposed;
   experiment.phase = "propose";
+  experiment.started_at = NowSeconds();
   experiment.id = store_->InsertExperiment(experiment);
   progress_.Phase(seq, "propose", 0, summary_.best_metric);
 
