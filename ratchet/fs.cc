@@ -45,6 +45,21 @@ void FsyncDirectory(const std::filesystem::path& dir) {
 
 }  // namespace
 
+void WriteFileFresh(const std::filesystem::path& path, std::string_view contents) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    throw Error(ErrnoMessage(path, "cannot replace"));
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(ErrnoMessage(path, "cannot create"));
+  try {
+    WriteAll(fd, contents, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+}
+
 void WriteFileAtomic(const std::filesystem::path& path, std::string_view contents) {
   std::filesystem::path temp = path;
   temp += ".tmp." + std::to_string(::getpid());

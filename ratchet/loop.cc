@@ -44,6 +44,9 @@ namespace {
 constexpr size_t kLogTailBytes = 8192;
 constexpr size_t kOutputScanBytes = 65536;
 constexpr int kMaxDuplicatesInARow = 50;
+// Candidates are built one at a time in this worktree slot, reset to the best
+// commit before each proposal.
+constexpr int64_t kCandidateSlot = 0;
 
 uint64_t SplitMix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -518,7 +521,7 @@ void Controller::Calibrate() {
     workspace_->SetCandidateRef(tag_, 0, run_.baseline_commit);
   }
   int needed = std::max(1, spec_.acceptance.calibration);
-  fs::path worktree = workspace_->PrepareCandidate(tag_, 0, run_.baseline_commit);
+  fs::path worktree = workspace_->ResetCandidate(tag_, kCandidateSlot, run_.baseline_commit);
   std::vector<double> samples = UnbiasedSamples(baseline->id);
   while (static_cast<int>(samples.size()) < needed) {
     std::string phase = "calibrate " + std::to_string(samples.size() + 1) + "/" +
@@ -536,7 +539,6 @@ void Controller::Calibrate() {
     }
     samples.push_back(*m.row.metric);
   }
-  workspace_->RemoveCandidate(tag_, 0);
   double mean = Mean(samples);
   double sd = StandardDeviation(samples);
   baseline->metric = mean;
@@ -588,7 +590,7 @@ bool Controller::RunExperiment(int64_t seq) {
   experiment.id = store_->InsertExperiment(experiment);
   progress_.Phase(seq, "propose", 0, summary_.best_metric);
 
-  fs::path worktree = workspace_->PrepareCandidate(tag_, seq, *best->commit);
+  fs::path worktree = workspace_->ResetCandidate(tag_, kCandidateSlot, *best->commit);
   ProposalContext context{spec_,    seq, ProposalSeed(spec_.proposer.seed, seq),
                           worktree, nlohmann::json::parse(best->params_json, nullptr, false),
                           history_, best->metric};
@@ -716,7 +718,6 @@ void Controller::Finish(ExperimentRow& experiment, ExperimentStatus status,
     summary_.best_commit = *experiment.commit;
     ++summary_.accepted;
   }
-  workspace_->RemoveCandidate(tag_, experiment.seq);
 
   HistoryEntry entry;
   entry.seq = experiment.seq;
@@ -763,6 +764,7 @@ RunSummary Controller::Run() {
       break;
     }
   }
+  workspace_->RemoveCandidate(tag_, kCandidateSlot);
   store_->SetRunState(run_.id, RunState::kStopped);
   store_->AddEvent(run_.id, "info", "stopped: " + summary_.stop_reason);
   progress_.Finish();

@@ -7,8 +7,8 @@
 namespace ratchet {
 
 const std::vector<std::string> kKnownPlaceholders = {
-    "workspace", "run_dir",  "seed",      "budget",     "budget_kind", "threads",
-    "spec_dir",  "bin_dir",  "cache_dir", "train_data", "data_dir"};
+    "workspace", "run_dir", "seed",      "budget",     "budget_kind", "threads",
+    "spec_dir",  "bin_dir", "cache_dir", "train_data", "data_dir"};
 
 bool IsKnownPlaceholder(const std::string& name) {
   return std::find(kKnownPlaceholders.begin(), kKnownPlaceholders.end(), name) !=
@@ -60,7 +60,8 @@ void Scan(const std::string& arg, OnText on_text, OnName on_name) {
 
 std::vector<std::string> PlaceholderNames(const std::string& arg) {
   std::vector<std::string> names;
-  Scan(arg, [](char) {}, [&](const std::string& name) { names.push_back(name); });
+  Scan(
+      arg, [](char) {}, [&](const std::string& name) { names.push_back(name); });
   return names;
 }
 

@@ -11,11 +11,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ratchet/error.h"
 #include "ratchet/spec.h"
@@ -25,16 +24,16 @@ namespace ratchet {
 // One past experiment of the run, as the store has it.
 struct HistoryEntry {
   int64_t seq;
-  std::string status;             // accepted rejected crashed timeout invalid duplicate interrupted
-  std::optional<double> metric;   // none unless measured
-  nlohmann::json params;          // the config it ran with (search proposers), else null
+  std::string status;            // accepted rejected crashed timeout invalid duplicate interrupted
+  std::optional<double> metric;  // none unless measured
+  nlohmann::json params;         // the config it ran with (search proposers), else null
   std::string description;
 };
 
 struct ProposalContext {
   const Spec& spec;
   int64_t seq;
-  uint64_t seed;  // derived by the loop from proposer.seed and seq (ProposalSeed)
+  uint64_t seed;                   // derived by the loop from proposer.seed and seq (ProposalSeed)
   std::filesystem::path worktree;  // candidate worktree, a checkout of the best commit; edit here
   nlohmann::json best_params;      // config of the best commit
   std::vector<HistoryEntry> history;  // all experiments of the run so far, oldest first

@@ -74,7 +74,8 @@ Proposal SearchProposer::Propose(const ProposalContext& ctx) {
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(file.string() + ": not valid JSON (proposer.config): " + e.what());
   }
-  if (!ordered.is_object()) throw Error(file.string() + ": expected a JSON object (proposer.config)");
+  if (!ordered.is_object())
+    throw Error(file.string() + ": expected a JSON object (proposer.config)");
   const nlohmann::json current = nlohmann::json::parse(ordered.dump());
 
   std::mt19937_64 rng(ctx.seed);
@@ -99,10 +100,7 @@ Proposal SearchProposer::Propose(const ProposalContext& ctx) {
     SetPath(ordered, p->name, nlohmann::ordered_json::parse(b->dump()));
     SetPath(params, p->name, *b);
   }
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out << ordered.dump(2) << "\n";
-  out.close();
-  if (!out) throw Error(ErrnoMessage(file, "cannot write"));
+  WriteFileFresh(file, ordered.dump(2) + "\n");
   return Proposal{description, params};
 }
 

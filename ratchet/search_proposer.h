@@ -6,10 +6,9 @@
 // describe the change as "name old -> new, ...".
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "ratchet/proposer.h"
 #include "ratchet/search_space.h"

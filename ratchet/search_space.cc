@@ -8,10 +8,14 @@ namespace ratchet {
 
 std::string TypeName(Param::Type type) {
   switch (type) {
-    case Param::Type::kFloat: return "float";
-    case Param::Type::kInt: return "int";
-    case Param::Type::kChoice: return "choice";
-    case Param::Type::kBool: return "bool";
+    case Param::Type::kFloat:
+      return "float";
+    case Param::Type::kInt:
+      return "int";
+    case Param::Type::kChoice:
+      return "choice";
+    case Param::Type::kBool:
+      return "bool";
   }
   return "?";
 }
@@ -82,7 +86,8 @@ std::string SearchSpace::Validate() const {
       if (controller == nullptr) {
         return p.name + ".when." + key + ": not a parameter of the search space";
       }
-      if (controller == &p) return p.name + ".when." + key + ": a parameter cannot depend on itself";
+      if (controller == &p)
+        return p.name + ".when." + key + ": a parameter cannot depend on itself";
       if (allowed.empty()) return p.name + ".when." + key + ": lists no value";
       for (const nlohmann::json& v : allowed) {
         if (!Contains(*controller, v)) {

@@ -8,10 +8,9 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ratchet/error.h"
 
@@ -20,8 +19,8 @@ namespace ratchet {
 struct Param {
   std::string name;  // dotted path into the config
   enum class Type { kFloat, kInt, kChoice, kBool } type = Type::kFloat;
-  double min = 0, max = 0;  // kFloat, kInt: inclusive range, min < max
-  bool log = false;         // kFloat, kInt: sample on a log scale (min > 0)
+  double min = 0, max = 0;             // kFloat, kInt: inclusive range, min < max
+  bool log = false;                    // kFloat, kInt: sample on a log scale (min > 0)
   std::vector<nlohmann::json> values;  // kChoice: the allowed values (at least one)
   // Active only when config[key] is one of the values, for every key.
   std::map<std::string, std::vector<nlohmann::json>> when;
@@ -65,7 +64,8 @@ const Json* GetPath(const Json& config, const std::string& path) {
   size_t start = 0;
   while (true) {
     size_t dot = path.find('.', start);
-    std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string key =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (!node->is_object()) return nullptr;
     auto it = node->find(key);
     if (it == node->end()) return nullptr;
@@ -85,7 +85,8 @@ void SetPath(Json& config, const std::string& path, const Json& value) {
   size_t start = 0;
   while (true) {
     size_t dot = path.find('.', start);
-    std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string key =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (node->is_null()) *node = Json::object();
     if (!node->is_object()) {
       std::string where = start ? path.substr(0, start - 1) : std::string("the config root");

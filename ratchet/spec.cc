@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cmath>
 #include <set>
 #include <thread>
 
@@ -123,7 +123,8 @@ class Checker {
   }
   int64_t IntegerAtLeast(const OJson& v, const std::string& path, int64_t min) const {
     int64_t n = Integer(v, path);
-    if (n < min) Fail(path, "must be at least " + std::to_string(min) + ", got " + std::to_string(n));
+    if (n < min)
+      Fail(path, "must be at least " + std::to_string(min) + ", got " + std::to_string(n));
     return n;
   }
   double Positive(const OJson& v, const std::string& path) const {
@@ -297,8 +298,8 @@ void CheckPlaceholders(const Checker& c, const std::string& arg, const std::stri
   static const std::set<std::string> kStatic = {"spec_dir", "bin_dir", "cache_dir"};
   for (const std::string& name : names) {
     if (!IsKnownPlaceholder(name)) {
-      c.Fail(path, "unknown placeholder {" + name + "} (known: " + Join(kKnownPlaceholders, ", ") +
-                       ")");
+      c.Fail(path,
+             "unknown placeholder {" + name + "} (known: " + Join(kKnownPlaceholders, ", ") + ")");
     }
     if (use == Use::kTrain && name == "data_dir") {
       c.Fail(path,
@@ -384,9 +385,12 @@ CommandSpec ParseTrain(const Checker& c, const OJson& json, bool have_data) {
   Object o(c, json, "train", {"argv", "timeout_factor", "grace_seconds", "timeout_seconds"});
   CommandSpec cmd;
   cmd.argv = Argv(c, o.Required("argv"), o.Path("argv"), Use::kTrain, have_data);
-  if (auto v = o.Find("timeout_factor")) cmd.timeout_factor = c.Positive(*v, o.Path("timeout_factor"));
-  if (auto v = o.Find("grace_seconds")) cmd.grace_seconds = c.NonNegative(*v, o.Path("grace_seconds"));
-  if (auto v = o.Find("timeout_seconds")) cmd.timeout_seconds = c.Positive(*v, o.Path("timeout_seconds"));
+  if (auto v = o.Find("timeout_factor"))
+    cmd.timeout_factor = c.Positive(*v, o.Path("timeout_factor"));
+  if (auto v = o.Find("grace_seconds"))
+    cmd.grace_seconds = c.NonNegative(*v, o.Path("grace_seconds"));
+  if (auto v = o.Find("timeout_seconds"))
+    cmd.timeout_seconds = c.Positive(*v, o.Path("timeout_seconds"));
   return cmd;
 }
 
@@ -395,7 +399,8 @@ CommandSpec ParseEvaluate(const Checker& c, const OJson& json, bool have_data) {
   CommandSpec cmd;
   cmd.argv = Argv(c, o.Required("argv"), o.Path("argv"), Use::kEvaluate, have_data);
   cmd.timeout_seconds = 600;
-  if (auto v = o.Find("timeout_seconds")) cmd.timeout_seconds = c.Positive(*v, o.Path("timeout_seconds"));
+  if (auto v = o.Find("timeout_seconds"))
+    cmd.timeout_seconds = c.Positive(*v, o.Path("timeout_seconds"));
   return cmd;
 }
 
@@ -417,7 +422,8 @@ MetricSpec ParseMetric(const Checker& c, const OJson& json) {
 }
 
 AcceptanceSpec ParseAcceptance(const Checker& c, const OJson& json) {
-  Object o(c, json, "acceptance", {"policy", "calibration", "repeats", "min_delta", "max_improvement"});
+  Object o(c, json, "acceptance",
+           {"policy", "calibration", "repeats", "min_delta", "max_improvement"});
   AcceptanceSpec a;
   if (auto v = o.Find("policy")) {
     std::string p = c.Choice(*v, o.Path("policy"), {"strict", "threshold", "confirm"});
@@ -428,13 +434,16 @@ AcceptanceSpec ParseAcceptance(const Checker& c, const OJson& json) {
   if (auto v = o.Find("calibration")) {
     a.calibration = static_cast<int>(c.IntegerAtLeast(*v, o.Path("calibration"), 0));
   }
-  if (auto v = o.Find("repeats")) a.repeats = static_cast<int>(c.IntegerAtLeast(*v, o.Path("repeats"), 0));
+  if (auto v = o.Find("repeats"))
+    a.repeats = static_cast<int>(c.IntegerAtLeast(*v, o.Path("repeats"), 0));
   if (auto v = o.Find("min_delta")) a.min_delta = c.NonNegative(*v, o.Path("min_delta"));
-  if (auto v = o.Find("max_improvement")) a.max_improvement = c.Positive(*v, o.Path("max_improvement"));
+  if (auto v = o.Find("max_improvement"))
+    a.max_improvement = c.Positive(*v, o.Path("max_improvement"));
   // The noise floor is a spread: it takes at least two baseline measurements.
   if (a.policy == AcceptanceSpec::Policy::kConfirm && a.calibration < 2) {
-    c.Fail(o.Path("calibration"), "must be at least 2 for policy confirm (the noise is a spread), got " +
-                                      std::to_string(a.calibration));
+    c.Fail(o.Path("calibration"),
+           "must be at least 2 for policy confirm (the noise is a spread), got " +
+               std::to_string(a.calibration));
   }
   return a;
 }
@@ -451,11 +460,14 @@ ProposerSpec ParseProposer(const Checker& c, const OJson& json) {
   for (const std::string& k : FindProposerKind(p.kind)->keys) keys.push_back(k);
   Object o(c, json, "proposer", keys);
   if (auto v = o.Find("config")) p.config = c.RelativePath(*v, o.Path("config"));
-  if (auto v = o.Find("seed")) p.seed = static_cast<uint64_t>(c.IntegerAtLeast(*v, o.Path("seed"), 0));
-  if (auto v = o.Find("plateau")) p.plateau = static_cast<int>(c.IntegerAtLeast(*v, o.Path("plateau"), 1));
+  if (auto v = o.Find("seed"))
+    p.seed = static_cast<uint64_t>(c.IntegerAtLeast(*v, o.Path("seed"), 0));
+  if (auto v = o.Find("plateau"))
+    p.plateau = static_cast<int>(c.IntegerAtLeast(*v, o.Path("plateau"), 1));
   if (auto v = o.Find("step")) {
     double step = c.Positive(*v, o.Path("step"));
-    if (step > 1) c.Fail(o.Path("step"), "must be at most 1 (a fraction of the range), got " + Shown(*v));
+    if (step > 1)
+      c.Fail(o.Path("step"), "must be at most 1 (a fraction of the range), got " + Shown(*v));
   }
   p.options = nlohmann::json::parse(json.dump());
   return p;
@@ -495,11 +507,13 @@ Param ParseParam(const Checker& c, const std::string& name, const OJson& json) {
       c.Fail(path, "min (" + Shown(min) + ") must be below max (" + Shown(max) + ")");
     }
     if (auto v = o.Find("log")) p.log = c.Bool(*v, o.Path("log"));
-    if (p.log && !(p.min > 0)) c.Fail(o.Path("min"), "must be > 0 on a log scale, got " + Shown(min));
+    if (p.log && !(p.min > 0))
+      c.Fail(o.Path("min"), "must be > 0 on a log scale, got " + Shown(min));
   } else if (type == "choice") {
     p.type = Param::Type::kChoice;
     const OJson& values = o.Required("values");
-    if (!values.is_array() || values.empty()) c.Expected(o.Path("values"), "a non-empty array", values);
+    if (!values.is_array() || values.empty())
+      c.Expected(o.Path("values"), "a non-empty array", values);
     for (size_t i = 0; i < values.size(); ++i) {
       nlohmann::json v = nlohmann::json::parse(values[i].dump());
       if (std::find(p.values.begin(), p.values.end(), v) != p.values.end()) {
@@ -525,7 +539,8 @@ Param ParseParam(const Checker& c, const std::string& name, const OJson& json) {
 SearchSpace ParseSearchSpace(const Checker& c, const OJson& json) {
   if (!json.is_object()) c.Expected("search_space", "an object", json);
   SearchSpace space;
-  for (const auto& item : json.items()) space.params.push_back(ParseParam(c, item.key(), item.value()));
+  for (const auto& item : json.items())
+    space.params.push_back(ParseParam(c, item.key(), item.value()));
   if (std::string problem = space.Validate(); !problem.empty()) {
     size_t colon = problem.find(": ");
     c.Fail("search_space." + problem.substr(0, colon), problem.substr(colon + 2));
@@ -538,10 +553,13 @@ Limits ParseLimits(const Checker& c, const OJson* json) {
   l.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (json == nullptr) return l;
   Object o(c, *json, "limits", {"threads", "memory_mb", "log_bytes", "max_experiments"});
-  if (auto v = o.Find("threads")) l.threads = static_cast<int>(c.IntegerAtLeast(*v, o.Path("threads"), 1));
-  if (auto v = o.Find("memory_mb")) l.memory_mb = static_cast<uint64_t>(c.IntegerAtLeast(*v, o.Path("memory_mb"), 0));
+  if (auto v = o.Find("threads"))
+    l.threads = static_cast<int>(c.IntegerAtLeast(*v, o.Path("threads"), 1));
+  if (auto v = o.Find("memory_mb"))
+    l.memory_mb = static_cast<uint64_t>(c.IntegerAtLeast(*v, o.Path("memory_mb"), 0));
   // Below a few KiB a head-and-tail log shows nothing useful.
-  if (auto v = o.Find("log_bytes")) l.log_bytes = static_cast<uint64_t>(c.IntegerAtLeast(*v, o.Path("log_bytes"), 4096));
+  if (auto v = o.Find("log_bytes"))
+    l.log_bytes = static_cast<uint64_t>(c.IntegerAtLeast(*v, o.Path("log_bytes"), 4096));
   if (auto v = o.Find("max_experiments")) {
     l.max_experiments = c.IntegerAtLeast(*v, o.Path("max_experiments"), 0);
   }
@@ -550,9 +568,12 @@ Limits ParseLimits(const Checker& c, const OJson* json) {
 
 bool ValidName(const std::string& name) {
   if (name.empty() || name[0] == '.' || name[0] == '-') return false;
-  return std::all_of(name.begin(), name.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
-  }) && name.find("..") == std::string::npos;
+  return std::all_of(name.begin(), name.end(),
+                     [](char ch) {
+                       return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' ||
+                              ch == '_' || ch == '-';
+                     }) &&
+         name.find("..") == std::string::npos;
 }
 
 }  // namespace
@@ -595,9 +616,10 @@ Spec ParseSpec(std::string_view text, const std::filesystem::path& origin) {
   spec.template_dir = (spec.dir / tmpl).lexically_normal();
   std::error_code ec;
   if (!std::filesystem::is_directory(spec.template_dir, ec)) {
-    c.Fail("template", (std::filesystem::exists(spec.template_dir, ec) ? "not a folder: "
-                                                                       : "folder does not exist: ") +
-                           spec.template_dir.string());
+    c.Fail("template",
+           (std::filesystem::exists(spec.template_dir, ec) ? "not a folder: "
+                                                           : "folder does not exist: ") +
+               spec.template_dir.string());
   }
 
   const OJson& globs = o.Required("mutable");
@@ -620,7 +642,8 @@ Spec ParseSpec(std::string_view text, const std::filesystem::path& origin) {
   spec.budget = ParseBudget(c, o.Required("budget"));
   spec.train = ParseTrain(c, o.Required("train"), have_data);
   if (spec.budget.kind == Budget::Kind::kTokens && spec.train.timeout_seconds <= 0) {
-    c.Fail("train.timeout_seconds", "required with a tokens budget (the deadline cannot scale with it)");
+    c.Fail("train.timeout_seconds",
+           "required with a tokens budget (the deadline cannot scale with it)");
   }
   spec.evaluate = ParseEvaluate(c, o.Required("evaluate"), have_data);
   spec.metric = ParseMetric(c, o.Required("metric"));
@@ -638,7 +661,8 @@ Spec ParseSpec(std::string_view text, const std::filesystem::path& origin) {
                                     spec.template_dir.string());
     }
     if (spec.search_space.params.empty()) {
-      c.Fail("search_space", "proposer kind " + spec.proposer.kind + " needs at least one parameter");
+      c.Fail("search_space",
+             "proposer kind " + spec.proposer.kind + " needs at least one parameter");
     }
   }
   return spec;

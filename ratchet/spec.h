@@ -10,12 +10,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ratchet/search_space.h"
 
@@ -23,10 +22,10 @@ namespace ratchet {
 
 struct Budget {
   enum class Kind { kTime, kTokens } kind = Kind::kTime;
-  double seconds = 0;  // kTime: seconds of training loop, > 0
-  int64_t tokens = 0;  // kTokens: training tokens, > 0
-  double Amount() const;         // seconds or tokens: the value of {budget}
-  std::string KindName() const;  // "time" or "tokens": the value of {budget_kind}
+  double seconds = 0;              // kTime: seconds of training loop, > 0
+  int64_t tokens = 0;              // kTokens: training tokens, > 0
+  double Amount() const;           // seconds or tokens: the value of {budget}
+  std::string KindName() const;    // "time" or "tokens": the value of {budget_kind}
   std::string AmountText() const;  // {budget} as text: "300", "0.5", "1000000000"
 };
 
@@ -35,7 +34,7 @@ struct CommandSpec {
   std::vector<std::string> argv;  // never empty
   double timeout_factor = 2.0;    // train: deadline = budget seconds × factor + grace
   double grace_seconds = 30;
-  double timeout_seconds = 0;     // > 0: fixed deadline (evaluate: default 600)
+  double timeout_seconds = 0;  // > 0: fixed deadline (evaluate: default 600)
 };
 
 struct MetricSpec {
@@ -60,7 +59,7 @@ struct ProposerSpec {
   std::string kind = "local";
   std::string config;  // workspace-relative JSON file (search proposers)
   uint64_t seed = 1;
-  int plateau = 10;    // experiments without an accepted change that count as a plateau
+  int plateau = 10;        // experiments without an accepted change that count as a plateau
   nlohmann::json options;  // the whole proposer object, so each kind reads its own keys
 };
 
@@ -71,8 +70,8 @@ struct DataSpec {
 };
 
 struct Limits {
-  int threads = 1;           // {threads}; default: number of cores
-  uint64_t memory_mb = 0;    // address-space limit per child; 0: none
+  int threads = 1;               // {threads}; default: number of cores
+  uint64_t memory_mb = 0;        // address-space limit per child; 0: none
   uint64_t log_bytes = 4 << 20;  // cap per log file (head and tail kept)
   int64_t max_experiments = 0;   // 0: no limit from the spec
 };

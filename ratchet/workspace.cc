@@ -367,6 +367,28 @@ fs::path Workspace::PrepareCandidate(const std::string& tag, int64_t seq,
   return path;
 }
 
+fs::path Workspace::ResetCandidate(const std::string& tag, int64_t slot,
+                                   const std::string& base_commit) {
+  const fs::path path = CandidatePath(tag, slot);
+  git_repository* raw = nullptr;
+  if (!fs::exists(path / ".git") || git_repository_open(&raw, path.c_str()) != 0) {
+    git::ClearError();
+    return PrepareCandidate(tag, slot, base_commit);
+  }
+  git::Repository candidate(raw);
+  git::Commit base = LookupCommit(candidate.get(), path, base_commit, "reset candidate");
+  git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
+  // Whatever the last candidate (or its trainer) left goes: edits, new
+  // files, ignored build output.
+  opts.checkout_strategy =
+      GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
+  git::Check(git_checkout_tree(candidate.get(), reinterpret_cast<git_object*>(base.get()), &opts),
+             path, "reset candidate to " + base_commit);
+  git::Check(git_repository_set_head_detached(candidate.get(), git_commit_id(base.get())), path,
+             "detach candidate HEAD at " + base_commit);
+  return path;
+}
+
 ChangeSet Workspace::Changes(const fs::path& worktree, const std::string& base_commit) {
   git::Repository repo = OpenRepo(worktree);
   git::Tree base = TreeOfId(repo.get(), worktree, base_commit, "changes");

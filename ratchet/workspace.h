@@ -79,6 +79,12 @@ class Workspace {
   // admin data, branch) is removed first, so calling it again is safe.
   std::filesystem::path PrepareCandidate(const std::string& tag, int64_t seq,
                                          const std::string& base_commit);
+  // Like PrepareCandidate, but reuses the worktree of `slot` when it is there:
+  // its files are reset to `base_commit` (edits undone, untracked and ignored
+  // files removed). The loop keeps one such slot per run, which spares
+  // creating and deleting a worktree per experiment.
+  std::filesystem::path ResetCandidate(const std::string& tag, int64_t slot,
+                                       const std::string& base_commit);
   // Removes the worktree dir, its admin data and its throwaway branch.
   // Idempotent: missing pieces are not an error.
   void RemoveCandidate(const std::string& tag, int64_t seq);

@@ -17,7 +17,8 @@ std::string ErrorOf(const std::string& arg, const Vars& vars) {
   return "";
 }
 
-const Vars kVars = {{"workspace", "/w s"}, {"seed", "7"}, {"run_dir", "/runs/3"}, {"budget", "300"}};
+const Vars kVars = {
+    {"workspace", "/w s"}, {"seed", "7"}, {"run_dir", "/runs/3"}, {"budget", "300"}};
 
 TEST(PlaceholdersTest, ArgumentsWithoutPlaceholdersAreUnchanged) {
   EXPECT_EQ(Substitute(std::vector<std::string>{"prog", "--x", "", "a b"}, kVars),
@@ -52,11 +53,13 @@ TEST(PlaceholdersTest, KnownNameWithoutAValueIsNotAvailable) {
 }
 
 TEST(PlaceholdersTest, MalformedBracesAreErrors) {
-  EXPECT_EQ(ErrorOf("{seed", kVars), "unclosed '{' in argument \"{seed\" (write {{ for a literal brace)");
+  EXPECT_EQ(ErrorOf("{seed", kVars),
+            "unclosed '{' in argument \"{seed\" (write {{ for a literal brace)");
   EXPECT_EQ(ErrorOf("a}b", kVars), "lone '}' in argument \"a}b\" (write }} for a literal brace)");
-  EXPECT_EQ(ErrorOf("{}", kVars),
-            "malformed placeholder {} in argument \"{}\" (names are lower-case letters, digits and _; "
-            "write {{ for a literal brace)");
+  EXPECT_EQ(
+      ErrorOf("{}", kVars),
+      "malformed placeholder {} in argument \"{}\" (names are lower-case letters, digits and _; "
+      "write {{ for a literal brace)");
   EXPECT_THROW(PlaceholderNames("{Seed}"), Error);
   EXPECT_THROW(PlaceholderNames("{a b}"), Error);
 }
@@ -67,8 +70,8 @@ TEST(PlaceholdersTest, NamesAreListedInOrderWithRepeats) {
 }
 
 TEST(PlaceholdersTest, KnownNamesAreTheDocumentedOnes) {
-  for (const char* n : {"workspace", "run_dir", "seed", "budget", "budget_kind", "threads", "spec_dir",
-                        "bin_dir", "cache_dir", "train_data", "data_dir"}) {
+  for (const char* n : {"workspace", "run_dir", "seed", "budget", "budget_kind", "threads",
+                        "spec_dir", "bin_dir", "cache_dir", "train_data", "data_dir"}) {
     EXPECT_TRUE(IsKnownPlaceholder(n)) << n;
   }
   EXPECT_EQ(kKnownPlaceholders.size(), 11u);

@@ -81,7 +81,8 @@ class ProposerTest : public ::testing::TestWithParam<std::string> {
 
   Proposal ProposeWith(uint64_t seed) {
     std::unique_ptr<Proposer> p = MakeProposer(spec_);
-    ProposalContext ctx{spec_, 1, seed, worktree_, json::parse(ReadConfig(), nullptr, false), {}, std::nullopt};
+    ProposalContext ctx{
+        spec_, 1, seed, worktree_, json::parse(ReadConfig(), nullptr, false), {}, std::nullopt};
     return p->Propose(ctx);
   }
 

@@ -118,7 +118,8 @@ TEST(SearchSpaceTest, GetPathFollowsDots) {
 }
 
 TEST(SearchSpaceTest, SetPathCreatesObjectsAndKeepsKeyOrder) {
-  nlohmann::ordered_json config = nlohmann::ordered_json::parse(R"({"z": 1, "optim": {"lr": 1, "wd": 2}, "a": 3})");
+  nlohmann::ordered_json config =
+      nlohmann::ordered_json::parse(R"({"z": 1, "optim": {"lr": 1, "wd": 2}, "a": 3})");
   SetPath(config, "optim.lr", nlohmann::ordered_json(0.5));
   SetPath(config, "sched.warmup", nlohmann::ordered_json(10));
   EXPECT_EQ(config.dump(), R"({"z":1,"optim":{"lr":0.5,"wd":2},"a":3,"sched":{"warmup":10}})");

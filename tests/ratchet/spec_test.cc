@@ -139,7 +139,8 @@ TEST_F(SpecTest, TrailingCommaIsASyntaxErrorAtTheBrace) {
 }
 
 TEST_F(SpecTest, EmptyFileIsASyntaxError) {
-  EXPECT_EQ(ErrorOfText(""), ":1:1: syntax error: unexpected end of input; expected '[', '{', or a literal");
+  EXPECT_EQ(ErrorOfText(""),
+            ":1:1: syntax error: unexpected end of input; expected '[', '{', or a literal");
 }
 
 TEST_F(SpecTest, TopLevelMustBeAnObject) {
@@ -170,7 +171,8 @@ TEST_F(SpecTest, UnknownKeysAreErrorsNamingTheirPath) {
             "search_space.x.values: unknown key (expected one of type, when, min, max, log)");
   j = Valid();
   j["evaluate"]["grace_seconds"] = 3;
-  EXPECT_EQ(ErrorOf(j), "evaluate.grace_seconds: unknown key (expected one of argv, timeout_seconds)");
+  EXPECT_EQ(ErrorOf(j),
+            "evaluate.grace_seconds: unknown key (expected one of argv, timeout_seconds)");
   j = Valid();
   j["proposer"]["model"] = "gpt";
   EXPECT_EQ(ErrorOf(j),
@@ -305,8 +307,9 @@ TEST_F(SpecTest, BudgetAmountTextIsPlainForPlaceholders) {
 TEST_F(SpecTest, TokenBudgetNeedsAFixedTrainTimeout) {
   OJson j = Valid();
   j["budget"] = {{"kind", "tokens"}, {"tokens", 1e9}};  // written as a float: still an integer
-  EXPECT_EQ(ErrorOf(j),
-            "train.timeout_seconds: required with a tokens budget (the deadline cannot scale with it)");
+  EXPECT_EQ(
+      ErrorOf(j),
+      "train.timeout_seconds: required with a tokens budget (the deadline cannot scale with it)");
   j["train"]["timeout_seconds"] = 900;
   Spec s = Parse(j);
   EXPECT_EQ(s.budget.tokens, 1000000000);
@@ -345,14 +348,16 @@ TEST_F(SpecTest, EmptyArgvIsAnError) {
 TEST_F(SpecTest, UnknownPlaceholderInArgvIsAnError) {
   OJson j = Valid();
   j["train"]["argv"][2] = "{wrkspace}/params.json";
-  EXPECT_EQ(ErrorOf(j),
-            "train.argv[2]: unknown placeholder {wrkspace} (known: workspace, run_dir, seed, budget, "
-            "budget_kind, threads, spec_dir, bin_dir, cache_dir, train_data, data_dir)");
+  EXPECT_EQ(
+      ErrorOf(j),
+      "train.argv[2]: unknown placeholder {wrkspace} (known: workspace, run_dir, seed, budget, "
+      "budget_kind, threads, spec_dir, bin_dir, cache_dir, train_data, data_dir)");
   j = Valid();
   j["evaluate"]["argv"][1] = "--json={\"a\":1}";
-  EXPECT_EQ(ErrorOf(j),
-            "evaluate.argv[1]: malformed placeholder {\"a\":1} in argument \"--json={\"a\":1}\" (names "
-            "are lower-case letters, digits and _; write {{ for a literal brace)");
+  EXPECT_EQ(
+      ErrorOf(j),
+      "evaluate.argv[1]: malformed placeholder {\"a\":1} in argument \"--json={\"a\":1}\" (names "
+      "are lower-case letters, digits and _; write {{ for a literal brace)");
   j["evaluate"]["argv"][1] = "--json={{\"a\":1}}";
   EXPECT_NO_THROW(Parse(j));
 }
@@ -438,18 +443,20 @@ TEST_F(SpecTest, BetterFollowsTheGoalAndIsStrict) {
 TEST_F(SpecTest, AcceptanceValues) {
   OJson j = Valid();
   j["acceptance"] = {{"policy", "lenient"}};
-  EXPECT_EQ(ErrorOf(j), "acceptance.policy: expected one of strict, threshold, confirm, got \"lenient\"");
+  EXPECT_EQ(ErrorOf(j),
+            "acceptance.policy: expected one of strict, threshold, confirm, got \"lenient\"");
   j["acceptance"] = {{"calibration", 1}};
   EXPECT_EQ(ErrorOf(j),
-            "acceptance.calibration: must be at least 2 for policy confirm (the noise is a spread), got 1");
+            "acceptance.calibration: must be at least 2 for policy confirm (the noise is a "
+            "spread), got 1");
   j["acceptance"] = {{"repeats", -1}};
   EXPECT_EQ(ErrorOf(j), "acceptance.repeats: must be at least 0, got -1");
   j["acceptance"] = {{"min_delta", -0.1}};
   EXPECT_EQ(ErrorOf(j), "acceptance.min_delta: must be >= 0, got -0.1");
   j["acceptance"] = {{"max_improvement", 0}};
   EXPECT_EQ(ErrorOf(j), "acceptance.max_improvement: must be > 0, got 0");
-  j["acceptance"] = {{"policy", "threshold"}, {"calibration", 0}, {"min_delta", 0.01},
-                     {"max_improvement", 0.5}};
+  j["acceptance"] = {
+      {"policy", "threshold"}, {"calibration", 0}, {"min_delta", 0.01}, {"max_improvement", 0.5}};
   Spec s = Parse(j);
   EXPECT_EQ(s.acceptance.policy, AcceptanceSpec::Policy::kThreshold);
   EXPECT_EQ(s.acceptance.calibration, 0);
@@ -510,7 +517,8 @@ TEST_F(SpecTest, SearchSpaceRangesAndTypes) {
   j["search_space"]["x"] = {{"type", "int"}, {"min", 1.5}, {"max", 4}};
   EXPECT_EQ(ErrorOf(j), "search_space.x.min: expected an integer, got 1.5");
   j["search_space"]["x"] = {{"type", "complex"}};
-  EXPECT_EQ(ErrorOf(j), "search_space.x.type: expected one of float, int, choice, bool, got \"complex\"");
+  EXPECT_EQ(ErrorOf(j),
+            "search_space.x.type: expected one of float, int, choice, bool, got \"complex\"");
   j["search_space"]["x"] = {{"type", "choice"}, {"values", OJson::array()}};
   EXPECT_EQ(ErrorOf(j), "search_space.x.values: expected a non-empty array, got []");
   j["search_space"]["x"] = {{"type", "choice"}, {"values", {"a", "b", "a"}}};
@@ -518,7 +526,8 @@ TEST_F(SpecTest, SearchSpaceRangesAndTypes) {
   j["search_space"]["x"] = {{"type", "bool"}, {"min", 0}};
   EXPECT_EQ(ErrorOf(j), "search_space.x.min: unknown key (expected one of type, when)");
   j["search_space"] = {{"optim..lr", {{"type", "bool"}}}};
-  EXPECT_EQ(ErrorOf(j), "search_space.optim..lr: a parameter name is a dotted path such as \"optim.lr\"");
+  EXPECT_EQ(ErrorOf(j),
+            "search_space.optim..lr: a parameter name is a dotted path such as \"optim.lr\"");
   j["search_space"] = {{"x", 3}};
   EXPECT_EQ(ErrorOf(j), "search_space.x: expected an object, got 3");
 }
@@ -549,7 +558,8 @@ TEST_F(SpecTest, SearchSpaceParsesEveryTypeInOrder) {
 TEST_F(SpecTest, ConditionsMustNameLegalValuesOfOtherParameters) {
   OJson j = Valid();
   j["search_space"]["act"] = {{"type", "choice"}, {"values", {"gelu", "swiglu"}}};
-  j["search_space"]["m"] = {{"type", "float"}, {"min", 0}, {"max", 1}, {"when", {{"optimizer", {"muon"}}}}};
+  j["search_space"]["m"] = {
+      {"type", "float"}, {"min", 0}, {"max", 1}, {"when", {{"optimizer", {"muon"}}}}};
   EXPECT_EQ(ErrorOf(j), "search_space.m.when.optimizer: not a parameter of the search space");
   j["search_space"]["m"]["when"] = {{"act", {"relu"}}};
   EXPECT_EQ(ErrorOf(j), "search_space.m.when.act: \"relu\" is not a value of act");
@@ -574,7 +584,8 @@ TEST_F(SpecTest, LimitsAreChecked) {
   EXPECT_EQ(ErrorOf(j), "limits.max_experiments: must be at least 0, got -1");
   j["limits"] = {{"memory_mb", "lots"}};
   EXPECT_EQ(ErrorOf(j), "limits.memory_mb: expected an integer, got \"lots\"");
-  j["limits"] = {{"threads", 3}, {"memory_mb", 2048}, {"log_bytes", 65536}, {"max_experiments", 50}};
+  j["limits"] = {
+      {"threads", 3}, {"memory_mb", 2048}, {"log_bytes", 65536}, {"max_experiments", 50}};
   Spec s = Parse(j);
   EXPECT_EQ(s.limits.threads, 3);
   EXPECT_EQ(s.limits.memory_mb, 2048u);
