@@ -47,6 +47,7 @@ constexpr int kMaxDuplicatesInARow = 50;
 // Candidates are built one at a time in this worktree slot, reset to the best
 // commit before each proposal.
 constexpr int64_t kCandidateSlot = 0;
+constexpr uintmax_t kKeptArtifactBytes = 1 << 20;
 
 uint64_t SplitMix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -156,6 +157,7 @@ class Controller {
                       const std::string& phase);
   void Finish(ExperimentRow& experiment, ExperimentStatus status, const std::string& reason);
   std::vector<double> UnbiasedSamples(int64_t experiment_id);
+  void PruneArtifacts(int64_t seq);
   void Event(const std::string& level, const std::string& message);
   bool Interrupted() const { return interrupts_.load() >= 2; }
 
@@ -684,6 +686,22 @@ bool Controller::RunExperiment(int64_t seq) {
   return true;
 }
 
+// A night of experiments writes a checkpoint per measurement; only the
+// accepted ones are worth the disk. Logs (*.out, *.err) and small files stay.
+void Controller::PruneArtifacts(int64_t seq) {
+  fs::path runs = RatchetDir(workspace_->dir()) / "runs" / tag_;
+  std::string prefix = std::to_string(seq) + ".";
+  std::error_code error;
+  for (const auto& dir : fs::directory_iterator(runs, error)) {
+    if (dir.path().filename().string().rfind(prefix, 0) != 0) continue;
+    for (const auto& file : fs::recursive_directory_iterator(dir.path(), error)) {
+      std::string extension = file.path().extension().string();
+      if (extension == ".out" || extension == ".err" || !file.is_regular_file()) continue;
+      if (file.file_size() >= kKeptArtifactBytes) fs::remove(file.path(), error);
+    }
+  }
+}
+
 // Records the outcome, then brings git in line: the store is written first,
 // so a kill between the two is repaired by Reconcile.
 void Controller::Finish(ExperimentRow& experiment, ExperimentStatus status,
@@ -711,6 +729,7 @@ void Controller::Finish(ExperimentRow& experiment, ExperimentStatus status,
     transaction.Commit();
   }
   if (experiment.commit) workspace_->SetCandidateRef(tag_, experiment.seq, *experiment.commit);
+  if (!accepted) PruneArtifacts(experiment.seq);
   if (accepted) {
     workspace_->AdvanceBranch(tag_, *experiment.commit);
     run_.best_commit = experiment.commit;

@@ -142,6 +142,19 @@ TEST_F(E2E, FloodingCandidateKeepsItsLogsUnderTheCap) {
   EXPECT_NE(ReadFile(out).find("bytes elided"), std::string::npos);
 }
 
+TEST_F(E2E, CheckpointsOfCandidatesNotAcceptedAreDeletedAndLogsKept) {
+  fs::path spec = SpecWithSpace(
+      {{"nan", {{"type", "bool"}}}},
+      {{"train", {{"argv", ShellThenToy("head -c 2000000 /dev/zero > {run_dir}/model.ckpt")}}}});
+  CommandOutput run = Run(spec, {"--max-experiments", "1"});
+  ASSERT_TRUE(run.result.Succeeded()) << run.err;
+  fs::path runs = Workspace() / ".ratchet" / "runs" / "toy";
+  EXPECT_TRUE(fs::exists(runs / "0.0" / "model.ckpt")) << "the accepted baseline keeps its own";
+  EXPECT_FALSE(fs::exists(runs / "1.0" / "model.ckpt"));
+  EXPECT_TRUE(fs::exists(runs / "1.0" / "train.out"));
+  EXPECT_TRUE(fs::exists(runs / "1.0" / "result.json")) << "small files stay";
+}
+
 TEST_F(E2E, DuplicateCandidatesCostNoBudget) {
   fs::path spec =
       SpecWithSpace({{"act", {{"type", "choice"}, {"values", {"relu", "gelu"}}}}});
