@@ -128,6 +128,10 @@ double StandardDeviation(const std::vector<double>& values) {
   return std::sqrt(squares / static_cast<double>(values.size() - 1));
 }
 
+// Deletes the large files (checkpoints) of one measurement's folder; logs
+// (*.out, *.err) and small files stay.
+void PruneArtifacts(const fs::path& measurement_dir);
+
 // One seeded train + evaluate.
 struct Measurement {
   MeasurementRow row;
@@ -158,6 +162,7 @@ class Controller {
   void Finish(ExperimentRow& experiment, ExperimentStatus status, const std::string& reason);
   std::vector<double> UnbiasedSamples(int64_t experiment_id);
   void PruneArtifacts(int64_t seq);
+  fs::path RunsDir() const { return RatchetDir(workspace_->dir()) / "runs" / tag_; }
   void Event(const std::string& level, const std::string& message);
   bool Interrupted() const { return interrupts_.load() >= 2; }
 
@@ -387,8 +392,7 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   m.row.role = role;
   m.row.repeat = index;
   m.row.seed = MeasurementSeed(tag_, experiment.seq, index);
-  m.log_dir = RatchetDir(workspace_->dir()) / "runs" / tag_ /
-              (std::to_string(experiment.seq) + "." + std::to_string(index));
+  m.log_dir = RunsDir() / (std::to_string(experiment.seq) + "." + std::to_string(index));
   fs::remove_all(m.log_dir);
   fs::create_directories(m.log_dir);
 
@@ -407,6 +411,9 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
     return Interrupted();
   };
   auto fail = [&](MeasurementStatus status, const std::string& reason) {
+    // A failed measurement's output is useless, and may be what filled the
+    // disk: free it before recording anything.
+    ratchet::PruneArtifacts(m.log_dir);
     m.row.status = status;
     m.reason = reason;
     experiment.pgid.reset();
@@ -418,7 +425,9 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
     while (!tail.empty() && tail.back() == '\n') tail.pop_back();
     size_t last_line = tail.rfind('\n');
     if (last_line != std::string::npos) tail = tail.substr(last_line + 1);
-    return std::string(what) + " " + result.Describe() + (tail.empty() ? "" : ": " + tail);
+    std::string reason = std::string(what) + " " + result.Describe();
+    if (!result.error.empty()) reason += " (" + result.error + ")";
+    return reason + (tail.empty() ? "" : ": " + tail);
   };
 
   experiment.status = ExperimentStatus::kRunning;
@@ -686,19 +695,22 @@ bool Controller::RunExperiment(int64_t seq) {
   return true;
 }
 
+void PruneArtifacts(const fs::path& measurement_dir) {
+  std::error_code error;
+  for (const auto& file : fs::recursive_directory_iterator(measurement_dir, error)) {
+    std::string extension = file.path().extension().string();
+    if (extension == ".out" || extension == ".err" || !file.is_regular_file()) continue;
+    if (file.file_size() >= kKeptArtifactBytes) fs::remove(file.path(), error);
+  }
+}
+
 // A night of experiments writes a checkpoint per measurement; only the
-// accepted ones are worth the disk. Logs (*.out, *.err) and small files stay.
+// accepted ones are worth the disk.
 void Controller::PruneArtifacts(int64_t seq) {
-  fs::path runs = RatchetDir(workspace_->dir()) / "runs" / tag_;
   std::string prefix = std::to_string(seq) + ".";
   std::error_code error;
-  for (const auto& dir : fs::directory_iterator(runs, error)) {
-    if (dir.path().filename().string().rfind(prefix, 0) != 0) continue;
-    for (const auto& file : fs::recursive_directory_iterator(dir.path(), error)) {
-      std::string extension = file.path().extension().string();
-      if (extension == ".out" || extension == ".err" || !file.is_regular_file()) continue;
-      if (file.file_size() >= kKeptArtifactBytes) fs::remove(file.path(), error);
-    }
+  for (const auto& dir : fs::directory_iterator(RunsDir(), error)) {
+    if (dir.path().filename().string().rfind(prefix, 0) == 0) ratchet::PruneArtifacts(dir.path());
   }
 }
 

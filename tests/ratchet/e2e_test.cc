@@ -1,5 +1,9 @@
 // End-to-end: the real `ratchet` program runs ratchets on the toy experiment.
 #include <signal.h>
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <gtest/gtest.h>
 
@@ -153,6 +157,38 @@ TEST_F(E2E, CheckpointsOfCandidatesNotAcceptedAreDeletedAndLogsKept) {
   EXPECT_FALSE(fs::exists(runs / "1.0" / "model.ckpt"));
   EXPECT_TRUE(fs::exists(runs / "1.0" / "train.out"));
   EXPECT_TRUE(fs::exists(runs / "1.0" / "result.json")) << "small files stay";
+}
+
+// The workspace on a small tmpfs; a candidate whose training fills the disk
+// is recorded as crashed, its output freed, and the run goes on.
+TEST_F(E2E, CandidateThatFillsTheDiskIsRecordedAndTheRunGoesOn) {
+  fs::path small = temp_.path() / "small-disk";
+  fs::create_directories(small);
+  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=8m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  }
+  struct Unmount {
+    fs::path path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{small};
+  fs::path spec = SpecWithSpace(
+      {{"fill_disk", {{"type", "bool"}}}},
+      {{"train", {{"argv", ShellThenToy("if grep -q '\"fill_disk\": true' {workspace}/params.json; "
+                                        "then head -c 64000000 /dev/zero > {run_dir}/fill; fi")}}}});
+  std::vector<std::string> args = {"run", spec.string(), "--workspace", (small / "ws").string(),
+                                   "--max-experiments", "3"};
+  CommandOutput run = RunProgram(RatchetArgs(args), temp_.path());
+  ASSERT_TRUE(run.result.Succeeded()) << run.err;
+  CommandOutput log = RunProgram(
+      RatchetArgs({"log", "--workspace", (small / "ws").string(), "--format", "json"}),
+      temp_.path());
+  json rows = json::parse(log.out);
+  ASSERT_GE(rows.size(), 4u) << rows.dump(2);
+  EXPECT_EQ(rows[1]["status"], "crashed");
+  EXPECT_NE(rows[1]["reason"].get<std::string>().find("No space left"), std::string::npos)
+      << rows[1]["reason"];
+  EXPECT_LT(fs::space(small).available, 8u << 20);
+  EXPECT_GT(fs::space(small).available, 4u << 20) << "the filler was not freed";
 }
 
 TEST_F(E2E, DuplicateCandidatesCostNoBudget) {
