@@ -12,6 +12,15 @@
 #include "ratchet/cli.h"
 #include "ratchet/error.h"
 #include "ratchet/store.h"
+// --- issue 6 (reports; owner r1): includes ---
+#include <thread>
+
+#include "ratchet/compare.h"
+#include "ratchet/export.h"
+#include "ratchet/import.h"
+#include "ratchet/report_html.h"
+#include "ratchet/watch.h"
+// --- end issue 6 includes ---
 
 namespace {
 
@@ -32,6 +41,69 @@ void AddReadOptions(CLI::App* command, ratchet::ReadOptions& options, bool with_
         ->check(CLI::IsMember(CLI::detail::split(formats, '|')));
   }
 }
+
+// --- issue 6 (reports; owner r1): report, compare, export, import, status --watch ---
+struct ReportCommands {
+  ratchet::ReportOptions report;
+  ratchet::CompareOptions compare;
+  ratchet::ExportOptions export_;
+  ratchet::ImportOptions import;
+  ratchet::WatchOptions watch;
+  bool watching = false;
+  CLI::App* report_command = nullptr;
+  CLI::App* compare_command = nullptr;
+  CLI::App* export_command = nullptr;
+  CLI::App* import_command = nullptr;
+};
+
+void AddReportCommands(CLI::App& app, CLI::App* status_command, ReportCommands& c) {
+  status_command->add_flag("--watch", c.watching, "Redraw until the run ends");
+  status_command->add_option("--interval", c.watch.interval, "Seconds between redraws (--watch)")
+      ->check(CLI::PositiveNumber);
+  c.report_command = app.add_subcommand("report", "HTML report with the progress chart");
+  c.report_command->add_option("--workspace,-w", c.report.workspace, "Workspace folder")->required();
+  c.report_command->add_option("--tag,-t", c.report.tag, "Run tag (default: the most recent run)");
+  c.report_command->add_option("--html", c.report.html, "Write the report page here");
+  c.report_command->add_option("--svg", c.report.svg, "Write the progress chart alone (SVG)");
+  c.report_command->add_option("--png", c.report.png, "Write the progress chart as PNG");
+  c.compare_command = app.add_subcommand("compare", "Runs side by side (workspaces, DIR:TAG, store files)");
+  c.compare_command->add_option("runs", c.compare.sources, "Workspace, workspace:tag or store.db")
+      ->required()
+      ->expected(2, -1);
+  c.compare_command->add_option("--html", c.compare.html, "Write a page with the charts overlaid");
+  c.compare_command->add_option("--x", c.compare.x_axis, "x of the charts: seq | hours")
+      ->check(CLI::IsMember({"seq", "hours"}));
+  c.export_command = app.add_subcommand("export", "A run's experiments as TSV, CSV or JSON");
+  c.export_command->add_option("--workspace,-w", c.export_.workspace, "Workspace folder")->required();
+  c.export_command->add_option("--tag,-t", c.export_.tag, "Run tag (default: the most recent run)");
+  c.export_command->add_option("--format,-f", c.export_.format, "tsv | csv | json")
+      ->check(CLI::IsMember({"tsv", "csv", "json"}));
+  c.export_command->add_option("--output,-o", c.export_.output, "File (default: stdout)");
+  c.import_command = app.add_subcommand("import", "Merge another machine's store into this workspace");
+  c.import_command->add_option("store", c.import.store, "store.db to import")
+      ->required()
+      ->check(CLI::ExistingFile);
+  c.import_command->add_option("--workspace,-w", c.import.workspace, "Workspace folder")->required();
+}
+
+// Runs the subcommand of this block if one was given; false otherwise.
+bool RunReportCommands(ReportCommands& c, const ratchet::ReadOptions& status, bool status_given) {
+  if (status_given && c.watching) {
+    c.watch.workspace = status.workspace;
+    c.watch.tag = status.tag;
+    ratchet::WatchStatus(c.watch, std::cout, ::isatty(STDOUT_FILENO) == 1, [](double seconds) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    });
+    return true;
+  }
+  if (*c.report_command) ratchet::CommandReport(c.report, std::cout);
+  else if (*c.compare_command) ratchet::CommandCompare(c.compare, std::cout);
+  else if (*c.export_command) ratchet::CommandExport(c.export_, std::cout);
+  else if (*c.import_command) ratchet::CommandImport(c.import, std::cout);
+  else return false;
+  return true;
+}
+// --- end issue 6 ---
 
 }  // namespace
 
@@ -66,6 +138,8 @@ int main(int argc, char** argv) {
   AddReadOptions(show_command, show, false, "");
   CLI::App* best_command = app.add_subcommand("best", "The best result of a run");
   AddReadOptions(best_command, best, true, "table|json");
+  ReportCommands reports;  // issue 6
+  AddReportCommands(app, status_command, reports);
 
   try {
     app.parse(argc, argv);
@@ -79,6 +153,7 @@ int main(int argc, char** argv) {
       if (!until.empty()) run.until = ratchet::ParseUntil(until, ratchet::NowSeconds());
       return ratchet::CommandRun(run, std::cout);
     }
+    if (RunReportCommands(reports, status, status_command->parsed())) return 0;  // issue 6
     if (*status_command) ratchet::CommandStatus(status, std::cout);
     if (*log_command) ratchet::CommandLog(log, std::cout);
     if (*show_command) ratchet::CommandShow(show, show_seq, std::cout);

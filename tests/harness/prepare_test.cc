@@ -203,11 +203,9 @@ TEST_F(PrepareTest, DefaultCorpusIsTheKingJamesBible) {
 TEST_F(PrepareTest, ProgramReportsAMissingInputWithNonZeroExit) {
   const std::string command = std::string(RATCHET_BIN_DIR) + "/ratchet-prepare --out " +
                               (dir_ / "out").string() + " --input " +
-                              (dir_ / "absent.txt").string() + " 2>" +
-                              (dir_ / "err.txt").string();
+                              (dir_ / "absent.txt").string() + " 2>" + (dir_ / "err.txt").string();
   EXPECT_NE(std::system(command.c_str()), 0);
-  EXPECT_NE(ReadFile(dir_ / "err.txt").find("absent.txt: input file not found"),
-            std::string::npos);
+  EXPECT_NE(ReadFile(dir_ / "err.txt").find("absent.txt: input file not found"), std::string::npos);
 }
 
 }  // namespace

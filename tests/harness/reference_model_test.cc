@@ -13,10 +13,10 @@ namespace {
 
 // C = 4, one head, one layer, H = 4, seq_len 4: small enough to compute by hand.
 nlohmann::json TinyConfig() {
-  return {{"n_layer", 1},         {"n_embd", 4},     {"n_head", 1},    {"seq_len", 4},
-          {"mlp_ratio", 1.0},     {"activation", "gelu"}, {"norm", "layernorm"},
-          {"pos", "learned"},     {"tie_embeddings", false}, {"qk_norm", false},
-          {"logit_softcap", 0.0}, {"rope_base", 10000.0}};
+  return {{"n_layer", 1},        {"n_embd", 4},          {"n_head", 1},
+          {"seq_len", 4},        {"mlp_ratio", 1.0},     {"activation", "gelu"},
+          {"norm", "layernorm"}, {"pos", "learned"},     {"tie_embeddings", false},
+          {"qk_norm", false},    {"logit_softcap", 0.0}, {"rope_base", 10000.0}};
 }
 
 RefTensor Zeros(std::vector<std::int64_t> shape) {
@@ -172,10 +172,11 @@ TEST(ReferenceModelTest, GeluAndSwigluFollowTheirFormulas) {
     const std::vector<std::uint8_t> tokens = {'q'};
     const std::vector<double> logits = model.Logits(tokens);
     const double u = 1 / std::sqrt(1 + 1e-5);
-    const double m = std::string(activation) == "gelu"
-                         ? 0.5 * u * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) *
-                                                   (u + 0.044715 * u * u * u)))
-                         : u / (1 + std::exp(-u)) * (0.5 * u);
+    const double m =
+        std::string(activation) == "gelu"
+            ? 0.5 * u *
+                  (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (u + 0.044715 * u * u * u)))
+            : u / (1 + std::exp(-u)) * (0.5 * u);
     const std::vector<double> expected = HandLayerNorm({1, -1 + m, 1, -1});
     EXPECT_NEAR(logits[5], expected[1], 1e-12) << activation;
   }

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Trainer throughput: ratchet-train against its PyTorch twin (bench/torch_gpt.py)
+# on four fixed configs, plus the 2-thread sgemm peer rate (issue 3, "Measured
+# in bench/" item 1). Optional: --quality SECONDS also trains the default
+# tinygpt recipe for SECONDS with both and scores both checkpoints with
+# ratchet-eval (item 2).
+#
+#   bench/trainer_vs_torch.sh [--build DIR] [--seconds S] [--threads N] [--quality S]
+#
+# PyTorch runs three ways: as installed (Debian's libblas.so.3 alternative,
+# OpenBLAS pthread by default), and with LD_LIBRARY_PATH at Debian's OpenMP
+# builds of OpenBLAS and BLIS. Needs scripts/install-bench-deps. Every command
+# runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, so OpenBLAS picks its
+# kernel itself; the kernel that ran is printed. The machine's other load
+# distorts everything: run it on an idle machine and read the "load" line.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$root/build seconds=15 threads=2 quality=0
+while (($#)); do
+  case $1 in
+    --build) build=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --quality) quality=$2; shift 2 ;;
+    *) echo "usage: $0 [--build DIR] [--seconds S] [--threads N] [--quality S]" >&2; exit 2 ;;
+  esac
+done
+bin=$build/bin
+py=/usr/bin/python3  # Debian's interpreter: python3-torch lives there
+for p in ratchet-train ratchet-prepare ratchet-eval ratchet-bench-sgemm; do
+  [[ -x $bin/$p ]] || { echo "missing $bin/$p: build first (scripts/build)" >&2; exit 1; }
+done
+$py -c 'import torch' 2>/dev/null || { echo "PyTorch missing: run scripts/install-bench-deps" >&2; exit 1; }
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")
+[[ $build_type == Release ]] || echo "WARNING: $build is a '$build_type' build; figures are meaningless" >&2
+
+lib=/usr/lib/x86_64-linux-gnu
+clean=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+data=${RATCHET_BENCH_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/ratchet/kjv}
+"${clean[@]}" "$bin/ratchet-prepare" --out "$data" >/dev/null
+
+field() { $py -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+summary() { grep '"summary"' "$1" | tail -n1; }
+
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "build: $build ($build_type), $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "torch: $($py -c 'import torch; print(torch.__version__)'); threads: $threads; seconds per run: $seconds"
+echo
+
+# --- sgemm peer: best 2-thread GFLOP/s on transformer shapes, per BLAS ----------
+best_sgemm=0
+for variant in openblas-openmp blis-openmp; do
+  out=$("${clean[@]}" LD_LIBRARY_PATH=$lib/$variant OMP_NUM_THREADS=$threads \
+        BLIS_NUM_THREADS=$threads "$bin/ratchet-bench-sgemm" 10 | tail -n1)
+  g=$(field "$out" best_gflops)
+  echo "sgemm $variant: $g GFLOP/s best (blas $(field "$out" blas), kernel $(field "$out" corename))"
+  best_sgemm=$($py -c "print(max($best_sgemm, $g))")
+done
+echo
+
+# --- throughput on the four configs --------------------------------------------
+flops_per_token() {  # trainer/model.h TrainFlopsPerToken for GELU, untied head, mlp_ratio 4
+  $py -c "L,C,NH,T,B=map(int,'$1'.split(',')); print(6*(L*12*C*C + C*256) + 6*L*T*C)"
+}
+best_tiny_rate=0 best_torch=blis-openmp  # the faster OpenMP BLAS for torch on `tiny`
+printf '%-6s %10s %8s %10s %10s %10s %8s %8s %7s\n' config ratchet GFLOP/s torch-stock \
+  torch-oblas torch-blis vs-best vs-stock %sgemm
+for spec in "tiny 4,128,4,128,16" "small 6,256,8,256,16" "wide4 4,384,6,256,16" \
+            "deep8 8,256,8,256,16"; do
+  name=${spec% *} shape=${spec#* }
+  IFS=, read -r L C NH T B <<<"$shape"
+  cfg=$work/$name.json
+  cat >"$cfg" <<JSON
+{"n_layer": $L, "n_embd": $C, "n_head": $NH, "seq_len": $T, "batch_size": $B,
+ "activation": "gelu", "norm": "layernorm", "pos": "learned", "optimizer": "adamw"}
+JSON
+  "${clean[@]}" "$bin/ratchet-train" --config "$cfg" --data "$data" --out "$work/$name.ckpt" \
+    --seed 1 --threads "$threads" --time-budget "$seconds" --log-every 0 >"$work/$name.r.log"
+  r=$(summary "$work/$name.r.log")
+  ours=$(field "$r" tokens_per_s) gflops=$(field "$r" gflops)
+  declare -A torch_rate=()
+  for variant in stock openblas-openmp blis-openmp; do
+    ld=()
+    [[ $variant == stock ]] || ld=(LD_LIBRARY_PATH=$lib/$variant)
+    "${clean[@]}" "${ld[@]}" $py "$root/bench/torch_gpt.py" --shape "$shape" --data "$data" \
+      --threads "$threads" --time-budget "$seconds" >"$work/$name.$variant.log"
+    t=$(summary "$work/$name.$variant.log")
+    torch_rate[$variant]=$(field "$t" tokens_per_s)
+    if [[ $name == tiny && $variant != stock ]] &&
+       $py -c "import sys; sys.exit(not ${torch_rate[$variant]} > $best_tiny_rate)"; then
+      best_tiny_rate=${torch_rate[$variant]} best_torch=$variant
+    fi
+    echo "  $name torch $variant: blas $(field "$t" blas), kernel $(field "$t" corename)" >>"$work/blas.txt"
+  done
+  $py - "$name" "$ours" "$gflops" "${torch_rate[stock]}" "${torch_rate[openblas-openmp]}" \
+        "${torch_rate[blis-openmp]}" "$best_sgemm" <<'PY'
+import sys
+name, ours, gflops, stock, oblas, blis, sgemm = sys.argv[1], *map(float, sys.argv[2:])
+best = max(oblas, blis)
+print(f"{name:<6} {ours:10.0f} {gflops:8.1f} {stock:10.0f} {oblas:10.0f} {blis:10.0f} "
+      f"{ours / best:7.2f}x {ours / stock:7.2f}x {100 * gflops / sgemm:6.0f}%")
+PY
+done
+echo
+echo "PyTorch BLAS per run:"
+cat "$work/blas.txt"
+
+# --- quality at equal wall time -------------------------------------------------
+if [[ $quality != 0 ]]; then
+  echo
+  echo "quality: experiments/tinygpt/train.json, $quality s of training each, val_bpb by ratchet-eval"
+  recipe=$root/experiments/tinygpt/train.json
+  "${clean[@]}" "$bin/ratchet-train" --config "$recipe" --data "$data" --out "$work/q.ckpt" \
+    --seed 1 --threads "$threads" --time-budget "$quality" --log-every 0 >"$work/q.r.log"
+  "${clean[@]}" LD_LIBRARY_PATH=$lib/$best_torch $py "$root/bench/torch_gpt.py" --config "$recipe" \
+    --data "$data" --threads "$threads" --time-budget "$quality" --out "$work/q.t.ckpt" >"$work/q.t.log"
+  for who in r t; do
+    ckpt=$work/q.ckpt
+    [[ $who == t ]] && ckpt=$work/q.t.ckpt
+    s=$(summary "$work/q.$who.log")
+    e=$("${clean[@]}" "$bin/ratchet-eval" --checkpoint "$ckpt" --data "$data" --threads "$threads")
+    label=ratchet-train
+    [[ $who == t ]] && label="torch ($best_torch)"
+    echo "  $label: $(field "$s" steps) steps, $(field "$s" tokens) tokens, val_bpb $(field "$e" val_bpb)"
+  done
+fi

@@ -1,0 +1,54 @@
+// ratchet-kbench: the immutable judge of a candidate compute kernel.
+//
+// RunKbench compiles the candidate (kbench_compile.h), checks it in a child
+// process against the double-precision reference (kbench_check.h), times it
+// on the benchmark problems in another child (kbench_timing.h), spot-checks
+// the timed outputs, and for matmul times OpenBLAS on the same problems. The
+// report is one JSON object:
+//
+//   {"type":"matmul","correct":true,"threads":1,
+//    "checks":[{"stage":"sweep","shape":"M=7,N=13,K=17","inputs":"normal",
+//               "max_error":1.2e-08,"tolerance":3.9e-06,"ok":true}, ...],
+//    "bench":[{"shape":"M=4096,N=768,K=256","gflops":41.2,"median_seconds":0.039,
+//              "spread":0.01,"samples":8,"blas_gflops":120.5}, ...],
+//    "gflops":40.1,"spread":0.01,"blas_gflops":118.0,"ratio_to_blas":0.34,"seconds":6.2}
+//
+// The metric ("gflops" or "gbps": geometric mean over the bench problems) is
+// present only when "correct" is true, so an incorrect kernel can never be
+// accepted by a ratchet; a failing one carries "error": one line. Also:
+// "compile_seconds", "loadavg" (the 1-minute load: timings on a busy machine
+// are slow and noisy), "quick" when set.
+//
+// max_error is normalized: max over elements of |out - ref| / scale, where
+// scale is what the computation sums (kbench_reference.h), so it is compared
+// with a relative tolerance ("tolerance"; 100x looser for adversarial inputs)
+// and null when an output is not finite. spread is the interquartile range of
+// the samples over their median; the top-level spread is the largest.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace ratchet::kbench {
+
+struct KbenchOptions {
+  std::string type;               // A KernelType name.
+  std::filesystem::path source;   // The candidate kernel.cpp.
+  std::filesystem::path defines;  // Tunables JSON; empty: none.
+  int threads = 1;                // Passed to the kernel (and to BLAS).
+  bool quick = false;             // Short timing (tests, smoke runs).
+  bool blas = true;               // Also time the library (matmul).
+  std::string compiler = "c++";
+  double compile_timeout_seconds = 120;
+  double check_timeout_seconds = 60;    // The whole correctness child.
+  double timing_timeout_seconds = 120;  // The whole timing child.
+};
+
+// Throws ratchet::Error for what is not the candidate's fault (an unknown
+// type, an unwritable temp folder). Everything the candidate causes (missing
+// or malformed files, compile errors, wrong results, crashes, hangs) is a
+// report with "correct": false.
+nlohmann::json RunKbench(const KbenchOptions& options);
+
+}  // namespace ratchet::kbench

@@ -1,0 +1,40 @@
+#include "harness/kbench_timing.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+namespace ratchet::kbench {
+namespace {
+
+TEST(KbenchTiming, SummaryHasTheMedianAndTheRelativeInterquartileRange) {
+  const Stats s = Summarize({4, 1, 3, 2, 5});
+  EXPECT_EQ(s.samples, 5);
+  EXPECT_DOUBLE_EQ(s.median, 3);
+  EXPECT_DOUBLE_EQ(s.min, 1);
+  EXPECT_DOUBLE_EQ(s.spread, (4 - 2) / 3.0);
+}
+
+TEST(KbenchTiming, SamplingStopsAfterTheMinimumCountAndTime) {
+  TimingOptions options;
+  options.warmup_seconds = 0;
+  options.min_samples = 7;
+  options.min_seconds = 0;
+  int calls = 0, flushes = 0;
+  options.flush_caches = true;
+  const std::vector<double> samples = Sample([&] { ++calls; }, [&] { ++flushes; }, options);
+  EXPECT_EQ(samples.size(), 7u);
+  EXPECT_EQ(calls, 8);  // One warm-up call.
+  EXPECT_EQ(flushes, 7);
+}
+
+TEST(KbenchTiming, ASlowCallIsSampledOnlyTwiceAfterTheTimeCap) {
+  TimingOptions options;
+  options.warmup_seconds = 0;
+  options.min_samples = 50;
+  options.max_seconds = 0.01;
+  const std::vector<double> samples = Sample([] { usleep(20000); }, {}, options);
+  EXPECT_EQ(samples.size(), 2u);
+}
+
+}  // namespace
+}  // namespace ratchet::kbench

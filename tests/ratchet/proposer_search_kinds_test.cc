@@ -1,0 +1,303 @@
+// evolution and tpe (and the shared plateau rule) over a search space with
+// every parameter type and a condition, with a run history behind them.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include "ratchet/fs.h"
+#include "ratchet/proposer.h"
+#include "ratchet/search_moves.h"
+#include "ratchet/search_proposer.h"
+
+namespace ratchet {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// optim.momentum only when optimizer is muon.
+SearchSpace MixedSpace() {
+  SearchSpace s;
+  auto add = [&](std::string name, Param::Type type, double min, double max, bool log = false) {
+    Param p;
+    p.name = std::move(name);
+    p.type = type;
+    p.min = min;
+    p.max = max;
+    p.log = log;
+    s.params.push_back(p);
+    return &s.params.back();
+  };
+  add("x", Param::Type::kFloat, -5, 5);
+  add("optim.lr", Param::Type::kFloat, 1e-4, 1e-1, true);
+  add("depth", Param::Type::kInt, 1, 8);
+  add("batch", Param::Type::kInt, 8, 512, true);
+  add("optimizer", Param::Type::kChoice, 0, 0)->values = {"adamw", "muon"};
+  add("optim.momentum", Param::Type::kFloat, 0.8, 0.99)->when["optimizer"] = {"muon"};
+  add("tied", Param::Type::kBool, 0, 0);
+  return s;
+}
+
+const json kBaseConfig = json::parse(R"({"x": 1.5, "depth": 4, "batch": 64, "optimizer": "adamw",
+  "optim": {"lr": 0.003, "momentum": 0.9}, "tied": false})");
+
+class SearchKindsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "search_kinds_test.XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    worktree_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(worktree_); }
+
+  void Configure(const std::string& kind, SearchSpace space, json extra = json::object()) {
+    spec_ = Spec{};
+    spec_.proposer.kind = kind;
+    spec_.proposer.config = "params.json";
+    spec_.proposer.plateau = 10;
+    spec_.proposer.options = {{"kind", kind}, {"config", "params.json"}};
+    spec_.proposer.options.update(extra);
+    spec_.search_space = std::move(space);
+  }
+  void WriteConfig(const json& config) { std::ofstream(worktree_ / "params.json") << config.dump(2) << "\n"; }
+  json ReadConfig() { return json::parse(ReadFile(worktree_ / "params.json")); }
+
+  std::unique_ptr<Proposer> Make() {
+    if (spec_.proposer.kind == "evolution") return MakeEvolutionProposer(spec_);
+    if (spec_.proposer.kind == "tpe") return MakeTpeProposer(spec_);
+    if (spec_.proposer.kind == "local") return MakeLocalProposer(spec_);
+    return MakeRandomProposer(spec_);
+  }
+
+  Proposal ProposeFrom(const json& config, int64_t seq, std::vector<HistoryEntry> history,
+                       std::vector<HistoryEntry> prior = {}) {
+    WriteConfig(config);
+    ProposalContext ctx{spec_, seq, ProposalSeed(42, seq), worktree_, config, std::move(history),
+                        std::nullopt};
+    ctx.prior = std::move(prior);
+    return Make()->Propose(ctx);
+  }
+
+  Spec spec_;
+  fs::path worktree_;
+};
+
+// A history of `n` measured random configurations, scored by `loss`.
+std::vector<HistoryEntry> RandomHistory(const SearchSpace& space, const json& base, int n,
+                                        const std::function<double(const json&)>& loss,
+                                        uint64_t seed = 3) {
+  std::mt19937_64 rng(seed);
+  std::vector<HistoryEntry> history;
+  history.push_back({0, "accepted", loss(base), json(), "baseline", ""});
+  for (int i = 1; i <= n; ++i) {
+    json c = base;
+    for (const Param* p : space.AssignmentOrder()) {
+      json v = SampleValue(*p, rng);
+      if (space.IsActive(*p, c)) SetPath(c, p->name, v);
+    }
+    history.push_back({i, "rejected", loss(c), c, "random", ""});
+  }
+  return history;
+}
+
+double MixedLoss(const json& c) {
+  double x = c["x"].get<double>();
+  return (x - 2) * (x - 2) + (c["optimizer"] == "muon" ? 0.0 : 1.0);
+}
+
+TEST_F(SearchKindsTest, EvolutionAndTpeStayInsideTheSpaceAndRespectConditions) {
+  for (const std::string kind : {"evolution", "tpe", "local", "random"}) {
+    Configure(kind, MixedSpace(), {{"startup", 5}});
+    std::vector<HistoryEntry> history = RandomHistory(spec_.search_space, kBaseConfig, 30, MixedLoss);
+    for (int seq = 31; seq < 61; ++seq) {
+      Proposal p = ProposeFrom(kBaseConfig, seq, history);
+      json after = ReadConfig();
+      for (const Param& param : spec_.search_space.params) {
+        const json* v = GetPath(after, param.name);
+        ASSERT_NE(v, nullptr) << kind << " " << param.name;
+        EXPECT_TRUE(spec_.search_space.Contains(param, *v)) << kind << " " << param.name << " = " << *v;
+      }
+      // momentum belongs to muon: under adamw it keeps the file's value.
+      if (after["optimizer"] == "adamw") {
+        EXPECT_EQ(after["optim"]["momentum"], 0.9) << kind;
+      }
+      EXPECT_FALSE(p.description.empty()) << kind;
+      EXPECT_EQ(p.params, after) << kind;
+    }
+  }
+}
+
+// One float on [0, 10] with its optimum at 7: after 40 measured points TPE's
+// proposals gather near 7, where random ones spread over the range.
+TEST_F(SearchKindsTest, TpeProposesNearTheBestRegionOnceItHasData) {
+  SearchSpace space;
+  Param x;
+  x.name = "x";
+  x.min = 0;
+  x.max = 10;
+  space.params.push_back(x);
+  Configure("tpe", space);
+  auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
+  std::vector<HistoryEntry> history = RandomHistory(space, json{{"x", 1.0}}, 40, loss);
+  int near = 0;
+  for (int seq = 41; seq < 81; ++seq) {
+    ProposeFrom(json{{"x", 1.0}}, seq, history);
+    near += std::fabs(ReadConfig()["x"].get<double>() - 7) < 1.5;
+  }
+  EXPECT_GE(near, 28);  // random search: about 30% of 40 = 12
+}
+
+TEST_F(SearchKindsTest, TpeSamplesUniformlyUntilStartupIsReached) {
+  SearchSpace space;
+  Param x;
+  x.name = "x";
+  x.min = 0;
+  x.max = 10;
+  space.params.push_back(x);
+  Configure("tpe", space, {{"startup", 10}});
+  auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
+  std::vector<HistoryEntry> history = RandomHistory(space, json{{"x", 1.0}}, 5, loss);
+  int low = 0;
+  for (int seq = 6; seq < 66; ++seq) {
+    ProposeFrom(json{{"x", 1.0}}, seq, history);
+    low += ReadConfig()["x"].get<double>() < 5;
+  }
+  EXPECT_GT(low, 15);  // uniform: about half of 60 fall below 5
+  EXPECT_LT(low, 45);
+}
+
+TEST_F(SearchKindsTest, TpeLearnsFromEarlierRunsWhenWarmStarted) {
+  SearchSpace space;
+  Param x;
+  x.name = "x";
+  x.min = 0;
+  x.max = 10;
+  space.params.push_back(x);
+  Configure("tpe", space);
+  auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
+  std::vector<HistoryEntry> prior = RandomHistory(space, json{{"x", 1.0}}, 40, loss);
+  std::vector<HistoryEntry> fresh = {{0, "accepted", 36.0, json(), "baseline", ""}};
+  int near_cold = 0, near_warm = 0;
+  for (int seq = 1; seq < 41; ++seq) {
+    ProposeFrom(json{{"x", 1.0}}, seq, fresh);
+    near_cold += std::fabs(ReadConfig()["x"].get<double>() - 7) < 1.5;
+    ProposeFrom(json{{"x", 1.0}}, seq, fresh, prior);
+    near_warm += std::fabs(ReadConfig()["x"].get<double>() - 7) < 1.5;
+  }
+  EXPECT_GE(near_warm, 28);
+  EXPECT_LT(near_cold, 20);
+}
+
+TEST_F(SearchKindsTest, TpeAvoidsAChoiceThatKeepsCrashing) {
+  SearchSpace space;
+  Param act;
+  act.name = "act";
+  act.type = Param::Type::kChoice;
+  act.values = {"a", "b", "c"};
+  Param x;
+  x.name = "x";
+  x.min = 0;
+  x.max = 1;
+  space.params = {act, x};
+  Configure("tpe", space, {{"startup", 5}});
+  std::vector<HistoryEntry> history = {{0, "accepted", 1.0, json(), "baseline", ""}};
+  for (int i = 1; i <= 30; ++i) {
+    std::string choice = std::string(1, "abc"[i % 3]);
+    json c = {{"act", choice}, {"x", (i % 10) / 10.0}};
+    if (choice == "a") {
+      history.push_back({i, "crashed", std::nullopt, c, "", "train killed by SIGABRT"});
+    } else {
+      history.push_back({i, "rejected", choice == "b" ? 0.5 : 0.9, c, "", ""});
+    }
+  }
+  int a = 0;
+  for (int seq = 31; seq < 71; ++seq) {
+    ProposeFrom(json{{"act", "c"}, {"x", 0.5}}, seq, history);
+    a += ReadConfig()["act"] == "a";
+  }
+  EXPECT_LT(a, 6);
+}
+
+// The good configurations all use muon: children of the population inherit it.
+TEST_F(SearchKindsTest, EvolutionChildrenInheritFromTheBestConfigurations) {
+  Configure("evolution", MixedSpace(), {{"population", 6}});
+  std::vector<HistoryEntry> history = RandomHistory(spec_.search_space, kBaseConfig, 40, MixedLoss);
+  json best = kBaseConfig;
+  best["optimizer"] = "muon";
+  best["x"] = 2.0;
+  int muon = 0;
+  for (int seq = 41; seq < 81; ++seq) {
+    ProposeFrom(best, seq, history);
+    muon += ReadConfig()["optimizer"] == "muon";
+  }
+  EXPECT_GE(muon, 30);
+}
+
+TEST_F(SearchKindsTest, EvolutionNeverRepeatsAMeasuredConfiguration) {
+  SearchSpace space;
+  Param d;
+  d.name = "depth";
+  d.type = Param::Type::kInt;
+  d.min = 1;
+  d.max = 4;
+  space.params.push_back(d);
+  Configure("evolution", space);
+  std::vector<HistoryEntry> history = {{0, "accepted", 1.0, json(), "baseline", ""},
+                                       {1, "rejected", 2.0, json{{"depth", 2}}, "", ""},
+                                       {2, "rejected", 3.0, json{{"depth", 3}}, "", ""}};
+  for (int seq = 3; seq < 23; ++seq) {
+    ProposeFrom(json{{"depth", 1}}, seq, history);
+    EXPECT_EQ(ReadConfig()["depth"], 4) << "the only unmeasured value";
+  }
+}
+
+TEST(ObservationsTest, KeepMeasuredAndFailedConfigsOrientedByTheGoal) {
+  Spec spec;
+  spec.metric.goal = MetricSpec::Goal::kMaximize;
+  std::vector<HistoryEntry> history = {
+      {0, "accepted", 1.0, json(), "baseline", ""},
+      {1, "rejected", 2.0, json{{"x", 1}}, "", ""},
+      {2, "invalid", std::nullopt, json{{"x", 2}}, "", "changed nothing"},
+      {3, "crashed", std::nullopt, json{{"x", 3}}, "", "exit 2"},
+      {4, "duplicate", std::nullopt, json{{"x", 1}}, "", ""},
+  };
+  ProposalContext ctx{spec, 5, 1, "/nonexistent", json(), history, std::nullopt};
+  ctx.prior = {{7, "accepted", 5.0, json{{"x", 9}}, "", ""}};
+  std::vector<Observation> obs = Observations(ctx, true, json{{"x", 0}});
+  ASSERT_EQ(obs.size(), 4u);
+  EXPECT_TRUE(obs[0].prior);
+  EXPECT_EQ(obs[0].loss, -5.0);
+  EXPECT_EQ(obs[1].params, (json{{"x", 0}}));  // the baseline gets the given config
+  EXPECT_EQ(obs[1].loss, -1.0);
+  EXPECT_EQ(obs[2].loss, -2.0);
+  EXPECT_TRUE(obs[3].failed);
+  EXPECT_EQ(Observations(ctx, false, json{{"x", 0}}).size(), 3u);
+}
+
+TEST(PlateauTest, StepDoublesAfterEachPlateauAndTheFirstExperimentOfALevelSaysSo) {
+  std::vector<HistoryEntry> history = {{0, "accepted", 1.0, json(), "baseline", ""}};
+  PlateauState s = Plateau("local", history, 3, 0.1);
+  EXPECT_EQ(s.level, 0);
+  EXPECT_DOUBLE_EQ(s.step, 0.1);
+  for (int i = 1; i <= 3; ++i) history.push_back({i, "rejected", 2.0, json(), "", ""});
+  history.push_back({4, "duplicate", std::nullopt, json(), "", ""});  // free: not counted
+  s = Plateau("local", history, 3, 0.1);
+  EXPECT_EQ(s.level, 1);
+  EXPECT_DOUBLE_EQ(s.step, 0.2);
+  EXPECT_NE(s.note.find("plateau"), std::string::npos);
+  EXPECT_NE(s.note.find("0.1 -> 0.2"), std::string::npos) << s.note;
+  history.push_back({5, "crashed", std::nullopt, json(), "", ""});
+  s = Plateau("local", history, 3, 0.1);
+  EXPECT_EQ(s.level, 1);
+  EXPECT_EQ(s.note, "");  // said once per level
+  for (int i = 6; i <= 40; ++i) history.push_back({i, "rejected", 2.0, json(), "", ""});
+  EXPECT_DOUBLE_EQ(Plateau("local", history, 3, 0.1).step, 1.0);  // capped at the whole range
+  history.push_back({41, "accepted", 0.5, json(), "", ""});
+  EXPECT_EQ(Plateau("local", history, 3, 0.1).level, 0);
+}
+
+}  // namespace
+}  // namespace ratchet

@@ -1,0 +1,156 @@
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/trainer/ops_test_util.h"
+#include "trainer/ops.h"
+#include "trainer/ops_reference.h"
+
+namespace ratchet::train {
+namespace {
+
+using namespace testing;
+
+struct MatmulCase {
+  int N, K, M;
+};
+
+// One forward + backward of either layout through a set of kernels.
+struct MatmulRun {
+  std::vector<float> out, dinp, dw;
+};
+
+using Forward = void (*)(float*, const float*, const float*, int, int, int);
+using Backward = void (*)(float*, float*, const float*, const float*,
+                          const float*, int, int, int);
+
+MatmulRun RunMatmul(Forward fwd, Backward bwd, const MatmulCase& k,
+              const std::vector<float>& inp, const std::vector<float>& w,
+              const std::vector<float>& dout) {
+  // Gradients start non-zero to check that backward adds.
+  MatmulRun r{std::vector<float>(k.N * k.M), std::vector<float>(k.N * k.K, 0.5f),
+              std::vector<float>(k.K * k.M, -1.0f)};
+  fwd(r.out.data(), inp.data(), w.data(), k.N, k.K, k.M);
+  bwd(r.dinp.data(), r.dw.data(), dout.data(), inp.data(), w.data(), k.N, k.K,
+      k.M);
+  return r;
+}
+
+class MatmulTest : public ::testing::TestWithParam<MatmulCase> {};
+
+// atol 1e-4: float sums of up to 256 unit-size products round to ~1e-5.
+TEST_P(MatmulTest, FastMatchesNaiveForBothWeightLayouts) {
+  const MatmulCase k = GetParam();
+  const auto inp = RandomVector(k.N * k.K, 1);
+  const auto w = RandomVector(k.K * k.M, 2);
+  const auto dout = RandomVector(k.N * k.M, 3);
+  const MatmulRun fast = RunMatmul(matmul_forward, matmul_backward, k, inp, w, dout);
+  const MatmulRun naive =
+      RunMatmul(ref::matmul_forward, ref::matmul_backward, k, inp, w, dout);
+  EXPECT_TRUE(AllClose(fast.out, naive.out, 1e-5, 1e-4));
+  EXPECT_TRUE(AllClose(fast.dinp, naive.dinp, 1e-5, 1e-4));
+  EXPECT_TRUE(AllClose(fast.dw, naive.dw, 1e-5, 1e-4));
+  const MatmulRun fast_t =
+      RunMatmul(matmul_wt_forward, matmul_wt_backward, k, inp, w, dout);
+  const MatmulRun naive_t =
+      RunMatmul(ref::matmul_wt_forward, ref::matmul_wt_backward, k, inp, w, dout);
+  EXPECT_TRUE(AllClose(fast_t.out, naive_t.out, 1e-5, 1e-4));
+  EXPECT_TRUE(AllClose(fast_t.dinp, naive_t.dinp, 1e-5, 1e-4));
+  EXPECT_TRUE(AllClose(fast_t.dw, naive_t.dw, 1e-5, 1e-4));
+}
+
+TEST_P(MatmulTest, BackwardWithoutInputGradientStillAccumulatesWeights) {
+  const MatmulCase k = GetParam();
+  const auto inp = RandomVector(k.N * k.K, 4);
+  const auto w = RandomVector(k.K * k.M, 5);
+  const auto dout = RandomVector(k.N * k.M, 6);
+  std::vector<float> dw(k.K * k.M, 0.0f), dw_ref(k.K * k.M, 0.0f);
+  matmul_backward(nullptr, dw.data(), dout.data(), inp.data(), w.data(), k.N,
+                  k.K, k.M);
+  ref::matmul_backward(nullptr, dw_ref.data(), dout.data(), inp.data(),
+                       w.data(), k.N, k.K, k.M);
+  EXPECT_TRUE(AllClose(dw, dw_ref, 1e-5, 1e-4));
+  std::fill(dw.begin(), dw.end(), 0.0f);
+  std::fill(dw_ref.begin(), dw_ref.end(), 0.0f);
+  matmul_wt_backward(nullptr, dw.data(), dout.data(), inp.data(), w.data(),
+                     k.N, k.K, k.M);
+  ref::matmul_wt_backward(nullptr, dw_ref.data(), dout.data(), inp.data(),
+                          w.data(), k.N, k.K, k.M);
+  EXPECT_TRUE(AllClose(dw, dw_ref, 1e-5, 1e-4));
+}
+
+TEST_P(MatmulTest, IsDeterministicAndThreadCountInvariant) {
+  const MatmulCase k = GetParam();
+  const auto inp = RandomVector(k.N * k.K, 7);
+  const auto w = RandomVector(k.K * k.M, 8);
+  const auto dout = RandomVector(k.N * k.M, 9);
+  for (bool transposed : {false, true}) {
+    Forward fwd = transposed ? matmul_wt_forward : matmul_forward;
+    Backward bwd = transposed ? matmul_wt_backward : matmul_backward;
+    MatmulRun a, b, c;
+    WithThreads(1, [&] { a = RunMatmul(fwd, bwd, k, inp, w, dout); });
+    WithThreads(1, [&] { b = RunMatmul(fwd, bwd, k, inp, w, dout); });
+    WithThreads(2, [&] { c = RunMatmul(fwd, bwd, k, inp, w, dout); });
+    for (const MatmulRun* r : {&b, &c}) {
+      EXPECT_TRUE(BitwiseEqual(a.out, r->out)) << transposed;
+      EXPECT_TRUE(BitwiseEqual(a.dinp, r->dinp)) << transposed;
+      EXPECT_TRUE(BitwiseEqual(a.dw, r->dw)) << transposed;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, MatmulTest,
+                         ::testing::Values(MatmulCase{7, 12, 5},
+                                           MatmulCase{1, 3, 1},
+                                           MatmulCase{37, 64, 45},
+                                           MatmulCase{256, 96, 288}));
+
+// Model-sized products, where OpenBLAS really splits the work across threads:
+// it splits rows/columns, never the K sum, so results must not change.
+TEST(MatmulThreads, ModelSizedProductsAreThreadCountInvariant) {
+  const MatmulCase k{1024, 256, 768};
+  const auto inp = RandomVector(k.N * k.K, 16);
+  const auto w = RandomVector(k.K * k.M, 17);
+  const auto dout = RandomVector(k.N * k.M, 18);
+  MatmulRun one, two;
+  WithThreads(1, [&] { one = RunMatmul(matmul_forward, matmul_backward, k, inp, w, dout); });
+  WithThreads(2, [&] { two = RunMatmul(matmul_forward, matmul_backward, k, inp, w, dout); });
+  EXPECT_TRUE(BitwiseEqual(one.out, two.out));
+  EXPECT_TRUE(BitwiseEqual(one.dinp, two.dinp));
+  EXPECT_TRUE(BitwiseEqual(one.dw, two.dw));
+}
+
+TEST(MatmulGradient, BackwardMatchesFiniteDifferences) {
+  const int N = 3, K = 4, M = 5;
+  auto inp = RandomVector(N * K, 10);
+  auto w = RandomVector(K * M, 11);
+  const auto dout = RandomVector(N * M, 12);
+  std::vector<float> out(N * M), dinp(N * K, 0.0f), dw(K * M, 0.0f);
+  matmul_backward(dinp.data(), dw.data(), dout.data(), inp.data(), w.data(), N,
+                  K, M);
+  auto loss = [&] {
+    ref::matmul_forward(out.data(), inp.data(), w.data(), N, K, M);
+    return Dot(out, dout);
+  };
+  ExpectGradient(dinp, NumericalGradient(inp, loss), "matmul dinp");
+  ExpectGradient(dw, NumericalGradient(w, loss), "matmul dw");
+}
+
+TEST(MatmulGradient, TiedHeadBackwardMatchesFiniteDifferences) {
+  const int N = 3, K = 4, M = 6;  // w is [M,K] like wte [V,C]
+  auto inp = RandomVector(N * K, 13);
+  auto w = RandomVector(M * K, 14);
+  const auto dout = RandomVector(N * M, 15);
+  std::vector<float> out(N * M), dinp(N * K, 0.0f), dw(M * K, 0.0f);
+  matmul_wt_backward(dinp.data(), dw.data(), dout.data(), inp.data(), w.data(),
+                     N, K, M);
+  auto loss = [&] {
+    ref::matmul_wt_forward(out.data(), inp.data(), w.data(), N, K, M);
+    return Dot(out, dout);
+  };
+  ExpectGradient(dinp, NumericalGradient(inp, loss), "matmul_wt dinp");
+  ExpectGradient(dw, NumericalGradient(w, loss), "matmul_wt dw");
+}
+
+}  // namespace
+}  // namespace ratchet::train

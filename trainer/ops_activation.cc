@@ -1,0 +1,126 @@
+// Elementwise MLP activations (GELU tanh approximation, ReLU², SwiGLU) and the
+// residual add. exp goes through the 8-lane code of ops_math.h.
+#include <algorithm>
+
+#include "trainer/ops.h"
+#include "trainer/ops_math.h"
+
+namespace ratchet::train {
+
+namespace {
+
+using internal::SigmoidPair;
+using internal::F8;
+using internal::LoadN;
+using internal::StoreN;
+
+constexpr float kGeluScale = 0.7978845608028654f;  // sqrt(2/pi)
+constexpr float kGeluCube = 0.044715f;
+
+inline F8 GeluArg(F8 x) { return kGeluScale * (x + kGeluCube * x * x * x); }
+
+
+}  // namespace
+
+void gelu_forward(float* out, const float* inp, size_t n) {
+  // out [n], inp [n]
+  // 0.5 x (1 + tanh(u)) = x * sigmoid(2u): the sigmoid form stays accurate
+  // in the far negative tail, where 1 + tanh(u) cancels.
+  internal::ParallelForLanes(n, [&](size_t i, int count) {
+    const F8 x = LoadN(inp + i, count);
+    F8 s, one_minus_s;
+    SigmoidPair(2.0f * GeluArg(x), &s, &one_minus_s);
+    StoreN(out + i, x * s, count);
+  });
+}
+
+void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n) {
+  // dinp [n], dout [n], inp [n]
+  // d/dx [x s(2u)] = s + 2 x s (1 - s) u'.
+  internal::ParallelForLanes(n, [&](size_t i, int count) {
+    const F8 x = LoadN(inp + i, count);
+    const F8 du = kGeluScale * (1.0f + 3.0f * kGeluCube * x * x);
+    F8 s, one_minus_s;
+    SigmoidPair(2.0f * GeluArg(x), &s, &one_minus_s);
+    const F8 grad = s + 2.0f * x * (s * one_minus_s) * du;
+    StoreN(dinp + i, LoadN(dinp + i, count) + grad * LoadN(dout + i, count),
+           count);
+  });
+}
+
+void relu2_forward(float* out, const float* inp, size_t n) {
+  // out [n], inp [n]
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    const float r = inp[i] > 0.0f ? inp[i] : 0.0f;
+    out[i] = r * r;
+  }
+}
+
+void relu2_backward(float* dinp, const float* dout, const float* inp,
+                    size_t n) {
+  // dinp [n], dout [n], inp [n]
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    const float r = inp[i] > 0.0f ? inp[i] : 0.0f;
+    dinp[i] += 2.0f * r * dout[i];
+  }
+}
+
+void swiglu_forward(float* out, const float* inp, int N, int H) {
+  // out [N,H], inp [N,2H] = [gate | up]
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    const float* gate = inp + static_cast<size_t>(n) * 2 * H;
+    const float* up = gate + H;
+    float* y = out + static_cast<size_t>(n) * H;
+    for (int h = 0; h < H; h += internal::kLanes) {
+      const int count = std::min(internal::kLanes, H - h);
+      const F8 g = LoadN(gate + h, count);
+      F8 s, one_minus_s;
+      SigmoidPair(g, &s, &one_minus_s);
+      StoreN(y + h, g * s * LoadN(up + h, count), count);
+    }
+  }
+}
+
+void swiglu_backward(float* dinp, const float* dout, const float* inp, int N,
+                     int H) {
+  // dinp [N,2H], dout [N,H], inp [N,2H]
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    const float* gate = inp + static_cast<size_t>(n) * 2 * H;
+    const float* up = gate + H;
+    const float* dy = dout + static_cast<size_t>(n) * H;
+    float* dgate = dinp + static_cast<size_t>(n) * 2 * H;
+    float* dup = dgate + H;
+    for (int h = 0; h < H; h += internal::kLanes) {
+      const int count = std::min(internal::kLanes, H - h);
+      const F8 g = LoadN(gate + h, count), u = LoadN(up + h, count);
+      const F8 d = LoadN(dy + h, count);
+      F8 s, one_minus_s;
+      SigmoidPair(g, &s, &one_minus_s);
+      StoreN(dgate + h,
+             LoadN(dgate + h, count) + d * u * s * (1.0f + g * one_minus_s),
+             count);
+      StoreN(dup + h, LoadN(dup + h, count) + d * g * s, count);
+    }
+  }
+}
+
+void residual_forward(float* out, const float* a, const float* b, size_t n) {
+  // out [n], a [n], b [n]
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void residual_backward(float* da, float* db, const float* dout, size_t n) {
+  // da [n], db [n], dout [n]
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    da[i] += dout[i];
+    db[i] += dout[i];
+  }
+}
+
+}  // namespace ratchet::train

@@ -1,0 +1,202 @@
+// LayerNorm, RMSNorm and the per-head qk_norm. Rows are independent, so the
+// row loops run in parallel; the gain/bias gradients sum over rows, so they
+// run in a second loop where each thread owns a block of channels and walks
+// the rows in order (fixed summation order for any thread count).
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+
+#include "trainer/ops.h"
+
+namespace ratchet::train {
+
+namespace {
+
+constexpr int kChannelBlock = 16;  // one 64-byte line of floats
+
+}  // namespace
+
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
+                       const float* g, const float* b, int N, int C) {
+  // out [N,C], mean [N], rstd [N], inp [N,C], g [C], b [C]
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    const float* x = inp + static_cast<size_t>(n) * C;
+    float* y = out + static_cast<size_t>(n) * C;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int c = 0; c < C; c++) sum += x[c];
+    const float m = sum / C;
+    float var = 0.0f;
+#pragma omp simd reduction(+ : var)
+    for (int c = 0; c < C; c++) var += (x[c] - m) * (x[c] - m);
+    const float r = 1.0f / std::sqrt(var / C + kNormEps);
+#pragma omp simd
+    for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * g[c] + b[c];
+    mean[n] = m;
+    rstd[n] = r;
+  }
+}
+
+void layernorm_backward(float* dinp, float* dg, float* db, const float* dout,
+                        const float* inp, const float* g, const float* mean,
+                        const float* rstd, int N, int C) {
+  // dinp [N,C], dg [C], db [C], dout [N,C], inp [N,C], g [C], mean/rstd [N]
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    const float* x = inp + static_cast<size_t>(n) * C;
+    const float* dy = dout + static_cast<size_t>(n) * C;
+    float* dx = dinp + static_cast<size_t>(n) * C;
+    const float m = mean[n], r = rstd[n];
+    float sum_dn = 0.0f, sum_dn_xhat = 0.0f;
+#pragma omp simd reduction(+ : sum_dn, sum_dn_xhat)
+    for (int c = 0; c < C; c++) {
+      const float dn = dy[c] * g[c];
+      sum_dn += dn;
+      sum_dn_xhat += dn * (x[c] - m) * r;
+    }
+    const float mean_dn = sum_dn / C, mean_dn_xhat = sum_dn_xhat / C;
+#pragma omp simd
+    for (int c = 0; c < C; c++) {
+      const float xhat = (x[c] - m) * r;
+      dx[c] += r * (dy[c] * g[c] - mean_dn - xhat * mean_dn_xhat);
+    }
+  }
+  const int nblocks = (C + kChannelBlock - 1) / kChannelBlock;
+#pragma omp parallel for schedule(static)
+  for (int blk = 0; blk < nblocks; blk++) {
+    const int c0 = blk * kChannelBlock, c1 = std::min(C, c0 + kChannelBlock);
+    float sg[kChannelBlock] = {}, sb[kChannelBlock] = {};
+    for (int n = 0; n < N; n++) {
+      const float* x = inp + static_cast<size_t>(n) * C;
+      const float* dy = dout + static_cast<size_t>(n) * C;
+      const float m = mean[n], r = rstd[n];
+#pragma omp simd
+      for (int c = c0; c < c1; c++) {
+        sg[c - c0] += dy[c] * (x[c] - m) * r;
+        sb[c - c0] += dy[c];
+      }
+    }
+    for (int c = c0; c < c1; c++) {
+      dg[c] += sg[c - c0];
+      db[c] += sb[c - c0];
+    }
+  }
+}
+
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g,
+                     int N, int C, float eps) {
+  // out [N,C], rstd [N], inp [N,C], g [C] or null
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    const float* x = inp + static_cast<size_t>(n) * C;
+    float* y = out + static_cast<size_t>(n) * C;
+    float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+    for (int c = 0; c < C; c++) ss += x[c] * x[c];
+    const float r = 1.0f / std::sqrt(ss / C + eps);
+    if (g) {
+#pragma omp simd
+      for (int c = 0; c < C; c++) y[c] = x[c] * r * g[c];
+    } else {
+#pragma omp simd
+      for (int c = 0; c < C; c++) y[c] = x[c] * r;
+    }
+    rstd[n] = r;
+  }
+}
+
+void rmsnorm_backward(float* dinp, float* dg, const float* dout,
+                      const float* inp, const float* g, const float* rstd,
+                      int N, int C) {
+  // dinp [N,C], dg [C] (if g), dout [N,C], inp [N,C], g [C] or null, rstd [N]
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    const float* x = inp + static_cast<size_t>(n) * C;
+    const float* dy = dout + static_cast<size_t>(n) * C;
+    float* dx = dinp + static_cast<size_t>(n) * C;
+    const float r = rstd[n];
+    float s = 0.0f;  // sum of (dy * g) * x
+    if (g) {
+#pragma omp simd reduction(+ : s)
+      for (int c = 0; c < C; c++) s += dy[c] * g[c] * x[c];
+      const float k = r * r * r * s / C;
+#pragma omp simd
+      for (int c = 0; c < C; c++) dx[c] += r * dy[c] * g[c] - x[c] * k;
+    } else {
+#pragma omp simd reduction(+ : s)
+      for (int c = 0; c < C; c++) s += dy[c] * x[c];
+      const float k = r * r * r * s / C;
+#pragma omp simd
+      for (int c = 0; c < C; c++) dx[c] += r * dy[c] - x[c] * k;
+    }
+  }
+  if (!g || !dg) return;
+  const int nblocks = (C + kChannelBlock - 1) / kChannelBlock;
+#pragma omp parallel for schedule(static)
+  for (int blk = 0; blk < nblocks; blk++) {
+    const int c0 = blk * kChannelBlock, c1 = std::min(C, c0 + kChannelBlock);
+    float sg[kChannelBlock] = {};
+    for (int n = 0; n < N; n++) {
+      const float* x = inp + static_cast<size_t>(n) * C;
+      const float* dy = dout + static_cast<size_t>(n) * C;
+      const float r = rstd[n];
+#pragma omp simd
+      for (int c = c0; c < c1; c++) sg[c - c0] += dy[c] * x[c] * r;
+    }
+    for (int c = c0; c < c1; c++) dg[c] += sg[c - c0];
+  }
+}
+
+void qknorm_forward(float* out, float* rstd, const float* inp, int B, int T,
+                    int C, int NH) {
+  // out [B,T,3C], rstd [B,T,2,NH], inp [B,T,3C]; hs = C/NH
+  assert(C % NH == 0 && out != inp);
+  const int hs = C / NH;
+#pragma omp parallel for schedule(static)
+  for (int bt = 0; bt < B * T; bt++) {
+    const float* x = inp + static_cast<size_t>(bt) * 3 * C;
+    float* y = out + static_cast<size_t>(bt) * 3 * C;
+    for (int ph = 0; ph < 2 * NH; ph++) {  // part-major: q heads, then k heads
+      const float* x_h = x + ph * hs;
+      float* y_h = y + ph * hs;
+      float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+      for (int i = 0; i < hs; i++) ss += x_h[i] * x_h[i];
+      const float r = 1.0f / std::sqrt(ss / hs + kQkNormEps);
+#pragma omp simd
+      for (int i = 0; i < hs; i++) y_h[i] = x_h[i] * r;
+      rstd[static_cast<size_t>(bt) * 2 * NH + ph] = r;
+    }
+    std::copy(x + 2 * C, x + 3 * C, y + 2 * C);
+  }
+}
+
+void qknorm_backward(float* dinp, const float* dout, const float* inp,
+                     const float* rstd, int B, int T, int C, int NH) {
+  // dinp [B,T,3C], dout [B,T,3C], inp [B,T,3C], rstd [B,T,2,NH]
+  assert(C % NH == 0);
+  const int hs = C / NH;
+#pragma omp parallel for schedule(static)
+  for (int bt = 0; bt < B * T; bt++) {
+    const float* x = inp + static_cast<size_t>(bt) * 3 * C;
+    const float* dy = dout + static_cast<size_t>(bt) * 3 * C;
+    float* dx = dinp + static_cast<size_t>(bt) * 3 * C;
+    for (int ph = 0; ph < 2 * NH; ph++) {
+      const float* x_h = x + ph * hs;
+      const float* dy_h = dy + ph * hs;
+      float* dx_h = dx + ph * hs;
+      const float r = rstd[static_cast<size_t>(bt) * 2 * NH + ph];
+      float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+      for (int i = 0; i < hs; i++) s += dy_h[i] * x_h[i];
+      const float k = r * r * r * s / hs;
+#pragma omp simd
+      for (int i = 0; i < hs; i++) dx_h[i] += r * dy_h[i] - x_h[i] * k;
+    }
+#pragma omp simd
+    for (int i = 2 * C; i < 3 * C; i++) dx[i] += dy[i];
+  }
+}
+
+}  // namespace ratchet::train
