@@ -71,6 +71,7 @@ AcceptanceRule RuleOf(const Spec& spec) {
   rule.goal = ToGoal(spec.metric.goal);
   rule.min_delta = spec.acceptance.min_delta;
   rule.max_improvement = spec.acceptance.max_improvement;
+  rule.alpha = spec.acceptance.alpha;
   switch (spec.acceptance.policy) {
     case AcceptanceSpec::Policy::kStrict: rule.policy = Policy::kStrict; break;
     case AcceptanceSpec::Policy::kThreshold: rule.policy = Policy::kThreshold; break;

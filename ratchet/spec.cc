@@ -423,7 +423,7 @@ MetricSpec ParseMetric(const Checker& c, const OJson& json) {
 
 AcceptanceSpec ParseAcceptance(const Checker& c, const OJson& json) {
   Object o(c, json, "acceptance",
-           {"policy", "calibration", "repeats", "min_delta", "max_improvement"});
+           {"policy", "calibration", "repeats", "min_delta", "max_improvement", "alpha"});
   AcceptanceSpec a;
   if (auto v = o.Find("policy")) {
     std::string p = c.Choice(*v, o.Path("policy"), {"strict", "threshold", "confirm"});
@@ -439,6 +439,10 @@ AcceptanceSpec ParseAcceptance(const Checker& c, const OJson& json) {
   if (auto v = o.Find("min_delta")) a.min_delta = c.NonNegative(*v, o.Path("min_delta"));
   if (auto v = o.Find("max_improvement"))
     a.max_improvement = c.Positive(*v, o.Path("max_improvement"));
+  if (auto v = o.Find("alpha")) {
+    a.alpha = c.Positive(*v, o.Path("alpha"));
+    if (a.alpha >= 0.5) c.Fail(o.Path("alpha"), "must be below 0.5, got " + v->dump());
+  }
   // The noise floor is a spread: it takes at least two baseline measurements.
   if (a.policy == AcceptanceSpec::Policy::kConfirm && a.calibration < 2) {
     c.Fail(o.Path("calibration"),

@@ -53,6 +53,7 @@ struct AcceptanceSpec {
   int repeats = 2;       // fresh-seed re-measurements of a candidate that looks better
   double min_delta = 0;  // >= 0
   std::optional<double> max_improvement;  // > 0 when set
+  double alpha = 0.01;   // kConfirm: one-sided false-accept rate of the t-test, in (0, 0.5)
 };
 
 struct ProposerSpec {

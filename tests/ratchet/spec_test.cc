@@ -164,7 +164,7 @@ TEST_F(SpecTest, UnknownKeysAreErrorsNamingTheirPath) {
   j["acceptance"] = {{"calibraton", 3}};
   EXPECT_EQ(ErrorOf(j),
             "acceptance.calibraton: unknown key (expected one of policy, calibration, repeats, "
-            "min_delta, max_improvement)");
+            "min_delta, max_improvement, alpha)");
   j = Valid();
   j["search_space"]["x"]["values"] = {1, 2};
   EXPECT_EQ(ErrorOf(j),
@@ -453,6 +453,8 @@ TEST_F(SpecTest, AcceptanceValues) {
   EXPECT_EQ(ErrorOf(j), "acceptance.repeats: must be at least 0, got -1");
   j["acceptance"] = {{"min_delta", -0.1}};
   EXPECT_EQ(ErrorOf(j), "acceptance.min_delta: must be >= 0, got -0.1");
+  j["acceptance"] = {{"alpha", 0.5}};
+  EXPECT_EQ(ErrorOf(j), "acceptance.alpha: must be below 0.5, got 0.5");
   j["acceptance"] = {{"max_improvement", 0}};
   EXPECT_EQ(ErrorOf(j), "acceptance.max_improvement: must be > 0, got 0");
   j["acceptance"] = {
