@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <regex>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "harness/kbench_child.h"
 #include "ratchet/error.h"
@@ -95,7 +95,8 @@ std::string FlagOverride(const std::string& source_text) {
       R"(GCC\s+optimize|__attribute__\s*\(\s*\(\s*(__)?optimize|gnu::optimize|clang\s+optimize)");
   std::smatch match;
   if (!std::regex_search(source_text, match, kOverride)) return "";
-  const auto line = 1 + std::count(source_text.begin(), source_text.begin() + match.position(0), '\n');
+  const auto line =
+      1 + std::count(source_text.begin(), source_text.begin() + match.position(0), '\n');
   return "kernel.cpp:" + std::to_string(line) + ": sets its own optimization options (\"" +
          match.str(0) + "\"); the bench compiles every candidate with the same flags";
 }

@@ -1,11 +1,11 @@
 #include "ratchet/compare.h"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
 #include <sstream>
-
-#include <spdlog/fmt/fmt.h>
 
 #include "ratchet/error.h"
 #include "ratchet/fs.h"
@@ -44,9 +44,8 @@ std::vector<std::pair<std::string, std::vector<std::string>>> SideBySide(
   add("source", [](const RunData& d) { return d.source; });
   add("spec", [](const RunData& d) { return d.run.spec_name; });
   add("hardware", HardwareText);
-  add("fingerprint", [](const RunData& d) {
-    return d.hardware ? d.hardware->fingerprint : std::string("-");
-  });
+  add("fingerprint",
+      [](const RunData& d) { return d.hardware ? d.hardware->fingerprint : std::string("-"); });
   add("budget", [](const RunData& d) { return BudgetText(d.run); });
   add("metric", [](const RunData& d) { return d.run.metric_name + " (" + d.run.goal + ")"; });
   add("evaluator pins", [](const RunData& d) { return d.run.pins_digest.substr(0, 12); });
@@ -63,8 +62,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> SideBySide(
   add("baseline", [](const RunData& d) { return FormatMetric(d.run.baseline_metric); });
   add("best", [](const RunData& d) {
     const ExperimentRow* best = BestExperiment(d);
-    return best ? fmt::format("{} (#{})", FormatMetric(best->metric), best->seq)
-                : std::string("-");
+    return best ? fmt::format("{} (#{})", FormatMetric(best->metric), best->seq) : std::string("-");
   });
   add("improvement", [](const RunData& d) {
     const ExperimentRow* best = BestExperiment(d);
@@ -128,7 +126,8 @@ void WriteComparisonText(const std::vector<RunData>& runs, std::ostream& out) {
     std::set<std::string> distinct;
     for (size_t i = 0; i < runs.size(); ++i) {
       auto it = flat[i].find(key);
-      std::string cell = !configs[i] ? "?" : it == flat[i].end() ? "(unset)"
+      std::string cell = !configs[i]              ? "?"
+                         : it == flat[i].end()    ? "(unset)"
                          : it->second.is_string() ? it->second.get<std::string>()
                                                   : it->second.dump();
       if (configs[i]) distinct.insert(cell);
@@ -144,16 +143,21 @@ void WriteComparisonText(const std::vector<RunData>& runs, std::ostream& out) {
       widths[i] = std::max(widths[i], std::min<size_t>(cells[i].size(), 48));
     }
   }
-  out << fmt::format("{:<{}}", "", label_width);
-  for (size_t i = 0; i < runs.size(); ++i) out << "  " << fmt::format("{:<{}}", Letter(i), widths[i]);
-  out << "\n";
+  // Columns padded to their width, except the last (no trailing blanks).
+  auto line = [&](const std::string& label, const std::vector<std::string>& cells) {
+    std::string text = fmt::format("{:<{}}", label, label_width);
+    for (size_t i = 0; i < cells.size(); ++i) {
+      std::string cell = Abbreviate(cells[i], 48);
+      text += "  " + (i + 1 < cells.size() ? fmt::format("{:<{}}", cell, widths[i]) : cell);
+    }
+    out << text << "\n";
+  };
+  std::vector<std::string> letters;
+  for (size_t i = 0; i < runs.size(); ++i) letters.push_back(Letter(i));
+  line("", letters);
   for (size_t r = 0; r < rows.size(); ++r) {
     if (r == first_config_row) out << "best config (* = differs):\n";
-    out << fmt::format("{:<{}}", rows[r].first, label_width);
-    for (size_t i = 0; i < runs.size(); ++i) {
-      out << "  " << fmt::format("{:<{}}", Abbreviate(rows[r].second[i], 48), widths[i]);
-    }
-    out << "\n";
+    line(rows[r].first, rows[r].second);
   }
   for (const std::string& note : ComparabilityNotes(runs)) out << "note: " << note << "\n";
 }

@@ -1,9 +1,9 @@
 #include "ratchet/export.h"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <cmath>
 #include <sstream>
-
-#include <spdlog/fmt/fmt.h>
 
 #include "ratchet/error.h"
 #include "ratchet/fs.h"
@@ -264,12 +264,11 @@ void WriteTsv(const RunData& data, std::ostream& out) {
 
 void WriteCsv(const RunData& data, std::ostream& out) {
   const std::vector<std::string> header = {
-      "run_tag",       "run_uid",     "metric_name",    "goal",          "hardware",
-      "seq",           "status",      "metric",         "spread",        "n_measurements",
-      "commit",        "parent_commit", "tree",         "proposer",      "description",
-      "params_json",   "diff_stat",   "phase",          "started_at",    "ended_at",
-      "seconds",       "train_seconds", "tokens",       "peak_rss_kb",   "exit_code",
-      "term_signal",   "reason",      "decision_json",  "log_tail"};
+      "run_tag",    "run_uid",     "metric_name", "goal",           "hardware",  "seq",
+      "status",     "metric",      "spread",      "n_measurements", "commit",    "parent_commit",
+      "tree",       "proposer",    "description", "params_json",    "diff_stat", "phase",
+      "started_at", "ended_at",    "seconds",     "train_seconds",  "tokens",    "peak_rss_kb",
+      "exit_code",  "term_signal", "reason",      "decision_json",  "log_tail"};
   for (size_t i = 0; i < header.size(); ++i) out << (i ? "," : "") << header[i];
   out << "\r\n";
   std::string hardware = data.hardware ? data.hardware->fingerprint : "";

@@ -19,11 +19,10 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "ratchet/report_data.h"
 
@@ -31,13 +30,13 @@ namespace ratchet {
 
 inline constexpr int kExportJsonVersion = 1;
 inline constexpr const char* kTsvExtraColumns[] = {
-    "seq", "ratchet_status", "spread", "n_measurements", "seconds", "train_seconds",
-    "tokens", "peak_rss_kb", "proposer", "parent", "full_commit", "reason"};
+    "seq",    "ratchet_status", "spread",   "n_measurements", "seconds",     "train_seconds",
+    "tokens", "peak_rss_kb",    "proposer", "parent",         "full_commit", "reason"};
 
 struct ExportOptions {
   std::filesystem::path workspace;
-  std::string tag;             // empty: the most recently active run
-  std::string format = "tsv";  // tsv | csv | json
+  std::string tag;               // empty: the most recently active run
+  std::string format = "tsv";    // tsv | csv | json
   std::filesystem::path output;  // empty: `out`
 };
 

@@ -1,10 +1,10 @@
 #include "ratchet/import.h"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <map>
 #include <set>
 #include <tuple>
-
-#include <spdlog/fmt/fmt.h>
 
 #include "ratchet/error.h"
 #include "ratchet/loop.h"
@@ -85,10 +85,10 @@ std::vector<ImportedRun> ImportStore(const Store& from, Store& into) {
     }
     report.tag = run.tag;
     // Keep the run's own last activity time (the store stamps "now").
-    double updated_at = existing ? std::max(existing->updated_at, source.updated_at)
-                                 : source.updated_at;
-    into.Exec(fmt::format("UPDATE runs SET updated_at = {} WHERE id = {};", SqlReal(updated_at),
-                          run.id));
+    double updated_at =
+        existing ? std::max(existing->updated_at, source.updated_at) : source.updated_at;
+    into.Exec(
+        fmt::format("UPDATE runs SET updated_at = {} WHERE id = {};", SqlReal(updated_at), run.id));
 
     // Experiments by seq, measurements by (role, repeat).
     std::map<int64_t, ExperimentRow> here;
@@ -127,8 +127,9 @@ std::vector<ImportedRun> ImportStore(const Store& from, Store& into) {
     std::string sql;
     for (const EventRow& ev : from.Events(source.id)) {
       if (events.count({ev.at, ev.level, ev.message})) continue;
-      sql += fmt::format("INSERT INTO events (run_id, at, level, message) VALUES ({}, {}, {}, {});\n",
-                         run.id, SqlReal(ev.at), SqlText(ev.level), SqlText(ev.message));
+      sql +=
+          fmt::format("INSERT INTO events (run_id, at, level, message) VALUES ({}, {}, {}, {});\n",
+                      run.id, SqlReal(ev.at), SqlText(ev.level), SqlText(ev.message));
       ++report.events_added;
     }
     if (!sql.empty()) into.Exec(sql);

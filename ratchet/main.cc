@@ -13,6 +13,7 @@
 #include "ratchet/error.h"
 #include "ratchet/store.h"
 // --- issue 6 (reports; owner r1): includes ---
+#include <chrono>
 #include <thread>
 
 #include "ratchet/compare.h"

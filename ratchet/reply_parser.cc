@@ -500,14 +500,15 @@ std::string Show(const nlohmann::json* v) {
 }
 
 void Flatten(const nlohmann::json& config, const SearchSpace& space, const std::string& prefix,
-             const nlohmann::json& object, std::vector<std::pair<std::string, nlohmann::json>>& out) {
+             const nlohmann::ordered_json& object,
+             std::vector<std::pair<std::string, nlohmann::json>>& out) {
   for (const auto& item : object.items()) {
     std::string key = prefix.empty() ? item.key() : prefix + "." + item.key();
     const nlohmann::json* existing = GetPath(config, key);
     if (space.Find(key) == nullptr && item.value().is_object() && existing && existing->is_object()) {
       Flatten(config, space, key, item.value(), out);
     } else {
-      out.emplace_back(key, item.value());
+      out.emplace_back(key, nlohmann::json::parse(item.value().dump()));
     }
   }
 }
@@ -527,7 +528,7 @@ std::string ApplyParams(const fs::path& root, const std::string& config, const S
   }
   const nlohmann::json before = nlohmann::json::parse(ordered.dump());
   std::vector<std::pair<std::string, nlohmann::json>> changes;
-  Flatten(before, space, "", nlohmann::json::parse(params.dump()), changes);
+  Flatten(before, space, "", params, changes);  // in the reply's order
 
   nlohmann::json after = before;
   std::string description;

@@ -1,17 +1,17 @@
 #include "ratchet/report_chart.h"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <sstream>
 
-#include <spdlog/fmt/fmt.h>
-
 namespace ratchet {
 namespace {
 
 // Plot area margins, in SVG units.
-constexpr double kLeft = 78, kRight = 40, kTop = 58, kBottom = 96;
+constexpr double kLeft = 78, kRight = 40, kBottom = 96;
 constexpr double kLabelFont = 11;
 
 struct Frame {
@@ -49,12 +49,23 @@ std::string XmlEscape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -72,14 +83,22 @@ std::string Abbreviate(const std::string& text, size_t max_chars) {
 
 std::string_view StatusColor(ExperimentStatus status) {
   switch (status) {
-    case ExperimentStatus::kAccepted: return "#1a9850";
-    case ExperimentStatus::kRejected: return "#9aa3ad";
-    case ExperimentStatus::kCrashed: return "#d73027";
-    case ExperimentStatus::kTimeout: return "#f46d43";
-    case ExperimentStatus::kInvalid: return "#8e44ad";
-    case ExperimentStatus::kDuplicate: return "#74add1";
-    case ExperimentStatus::kInterrupted: return "#8c6d31";
-    default: return "#fdae61";  // proposed, running, evaluating
+    case ExperimentStatus::kAccepted:
+      return "#1a9850";
+    case ExperimentStatus::kRejected:
+      return "#9aa3ad";
+    case ExperimentStatus::kCrashed:
+      return "#d73027";
+    case ExperimentStatus::kTimeout:
+      return "#f46d43";
+    case ExperimentStatus::kInvalid:
+      return "#8e44ad";
+    case ExperimentStatus::kDuplicate:
+      return "#74add1";
+    case ExperimentStatus::kInterrupted:
+      return "#8c6d31";
+    default:
+      return "#fdae61";  // proposed, running, evaluating
   }
 }
 
@@ -145,9 +164,8 @@ ChartSeries SeriesFromRun(const RunData& data, ChartX x, const std::string& colo
   for (const ExperimentRow& e : data.experiments) {
     ChartPoint p;
     p.seq = e.seq;
-    p.x = x == ChartX::kSeq
-              ? static_cast<double>(e.seq)
-              : (e.ended_at.value_or(e.started_at) - data.run.started_at) / 3600.0;
+    p.x = x == ChartX::kSeq ? static_cast<double>(e.seq)
+                            : (e.ended_at.value_or(e.started_at) - data.run.started_at) / 3600.0;
     if (e.metric && std::isfinite(*e.metric)) p.y = e.metric;
     p.status = e.status;
     std::string tip = fmt::format("#{} {}", e.seq, ToString(e.status));
@@ -194,11 +212,13 @@ std::string RenderProgressChart(const std::vector<ChartSeries>& series,
     }
   }
   auto [y_lo, y_hi] = RobustRange(values, must);
-  Frame f{0, x_hi * 1.01, y_lo, y_hi, kLeft, W - kRight, kTop, H - kBottom, options.maximize};
+  // Room above the plot for the legend, and the title if there is one.
+  const double top = options.title.empty() ? 40 : 58;
+  Frame f{0, x_hi * 1.01, y_lo, y_hi, kLeft, W - kRight, top, H - kBottom, options.maximize};
   // Dots shrink as they crowd: ~4.5 units at 100 points, ~2 at 1,000.
   size_t per_series = series.empty() ? 0 : n_points / series.size();
-  double r = std::clamp(45.0 / std::sqrt(static_cast<double>(std::max<size_t>(per_series, 1))),
-                        1.8, 4.5);
+  double r =
+      std::clamp(45.0 / std::sqrt(static_cast<double>(std::max<size_t>(per_series, 1))), 1.8, 4.5);
 
   std::ostringstream svg;
   svg << fmt::format(
@@ -208,9 +228,10 @@ std::string RenderProgressChart(const std::vector<ChartSeries>& series,
       W, H, W, H);
   svg << fmt::format("<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>\n", W, H);
   if (!options.title.empty()) {
-    svg << fmt::format("<text x=\"{}\" y=\"22\" font-size=\"16\" font-weight=\"bold\" "
-                       "fill=\"#222\">{}</text>\n",
-                       kLeft, XmlEscape(options.title));
+    svg << fmt::format(
+        "<text x=\"{}\" y=\"22\" font-size=\"16\" font-weight=\"bold\" "
+        "fill=\"#222\">{}</text>\n",
+        kLeft, XmlEscape(options.title));
   }
 
   // Grid and axes.
@@ -235,18 +256,19 @@ std::string RenderProgressChart(const std::vector<ChartSeries>& series,
   svg << fmt::format(
       "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#888\"/>\n",
       Num(f.px0), Num(f.py0), Num(f.px1 - f.px0), Num(f.py1 - f.py0));
-  svg << fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#888\" "
-                     "font-size=\"10\">no metric</text>\n",
-                     Num(f.px0 - 6), Num(f.Lane() + 3));
+  svg << fmt::format(
+      "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#888\" "
+      "font-size=\"10\">no metric</text>\n",
+      Num(f.px0 - 6), Num(f.Lane() + 3));
   svg << fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"#eee\"/>\n",
                      Num(f.px0), Num(f.px1), Num(f.Lane()), Num(f.Lane()));
   svg << fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
                      Num((f.px0 + f.px1) / 2), Num(H - 12),
                      options.x == ChartX::kSeq ? "experiment" : "hours since the run started");
-  svg << fmt::format("<text transform=\"translate(16 {}) rotate(-90)\" text-anchor=\"middle\">{} "
-                     "({} is better)</text>\n",
-                     Num((f.py0 + f.py1) / 2), XmlEscape(options.y_title),
-                     options.maximize ? "higher" : "lower");
+  svg << fmt::format(
+      "<text transform=\"translate(16 {}) rotate(-90)\" text-anchor=\"middle\">{} "
+      "({} is better)</text>\n",
+      Num((f.py0 + f.py1) / 2), XmlEscape(options.y_title), options.maximize ? "higher" : "lower");
   svg << "</g>\n";
 
   // Calibration noise band of a single run: baseline ± 2 sd.
@@ -271,7 +293,7 @@ std::string RenderProgressChart(const std::vector<ChartSeries>& series,
   // Running-best step line through the accepted experiments.
   for (const ChartSeries& s : series) {
     std::string path;
-    double last_y = 0, last_x = 0;
+    double last_x = 0;
     bool started = false;
     for (const ChartPoint& p : s.points) {
       if (p.status != ExperimentStatus::kAccepted || !p.y) continue;
@@ -282,17 +304,16 @@ std::string RenderProgressChart(const std::vector<ChartSeries>& series,
       } else {
         path += fmt::format(" H{} V{}", Num(f.X(p.x)), Num(f.Y(y)));
       }
-      last_y = y;
       last_x = p.x;
     }
     if (!started) continue;
     double end_x = last_x;
     for (const ChartPoint& p : s.points) end_x = std::max(end_x, p.x);
     path += fmt::format(" H{}", Num(f.X(end_x)));
-    (void)last_y;
-    svg << fmt::format("<path class=\"best-line\" d=\"{}\" fill=\"none\" stroke=\"{}\" "
-                       "stroke-width=\"2\" stroke-linejoin=\"round\"/>\n",
-                       path, s.color.empty() ? "#1a9850" : s.color);
+    svg << fmt::format(
+        "<path class=\"best-line\" d=\"{}\" fill=\"none\" stroke=\"{}\" "
+        "stroke-width=\"2\" stroke-linejoin=\"round\"/>\n",
+        path, s.color.empty() ? "#1a9850" : s.color);
   }
 
   // The points; accepted last so they sit on top.
@@ -313,8 +334,8 @@ std::string RenderProgressChart(const std::vector<ChartSeries>& series,
         std::string title = "<title>" + XmlEscape(p.tooltip);
         double cx = f.X(p.x);
         if (!p.y) {
-          svg << fmt::format("<circle {} cx=\"{}\" cy=\"{}\" r=\"{}\">{}</title></circle>\n",
-                             attrs, Num(cx), Num(f.Lane()), Num(r), title);
+          svg << fmt::format("<circle {} cx=\"{}\" cy=\"{}\" r=\"{}\">{}</title></circle>\n", attrs,
+                             Num(cx), Num(f.Lane()), Num(r), title);
         } else if (*p.y > f.y_hi || *p.y < f.y_lo) {
           // Off the chart: a triangle on the edge pointing where it is.
           bool above = *p.y > f.y_hi;
@@ -323,8 +344,8 @@ std::string RenderProgressChart(const std::vector<ChartSeries>& series,
               "<path {} d=\"M{} {} L{} {} L{} {} Z\">{} (off the chart)</title></path>\n", attrs,
               Num(cx), Num(y), Num(cx - 4), Num(y + d), Num(cx + 4), Num(y + d), title);
         } else {
-          svg << fmt::format("<circle {} cx=\"{}\" cy=\"{}\" r=\"{}\">{}</title></circle>\n",
-                             attrs, Num(cx), Num(f.Y(*p.y)), Num(radius), title);
+          svg << fmt::format("<circle {} cx=\"{}\" cy=\"{}\" r=\"{}\">{}</title></circle>\n", attrs,
+                             Num(cx), Num(f.Y(*p.y)), Num(radius), title);
         }
       }
     }
@@ -345,10 +366,9 @@ std::string RenderProgressChart(const std::vector<ChartSeries>& series,
         candidates.push_back({&p, f.X(p.x), f.Y(std::clamp(*p.y, f.y_lo, f.y_hi))});
       }
     }
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [](const Candidate& a, const Candidate& b) {
-                       return a.p->improvement > b.p->improvement;
-                     });
+    std::stable_sort(
+        candidates.begin(), candidates.end(),
+        [](const Candidate& a, const Candidate& b) { return a.p->improvement > b.p->improvement; });
     std::vector<Candidate> kept;
     for (const Candidate& c : candidates) {
       if (static_cast<int>(kept.size()) >= options.max_labels) break;
@@ -359,13 +379,16 @@ std::string RenderProgressChart(const std::vector<ChartSeries>& series,
     }
     svg << "<g class=\"labels\" font-size=\"" << kLabelFont << "\" fill=\"#1b4d2e\">\n";
     for (const Candidate& c : kept) {
-      // Text rises to the right, away from the points that came before.
-      double angle = options.maximize ? 35 : -35;
+      // Text rises to the right, away from the points that came before; near
+      // the right edge it rises to the left instead, to stay on the canvas.
+      bool flip = c.px > f.px1 - 240;
+      double angle = (options.maximize ? 35 : -35) * (flip ? -1 : 1);
+      double x = flip ? c.px - 6 : c.px + 6, y = c.py - 4;
       svg << fmt::format(
-          "<text data-label-seq=\"{}\" x=\"{}\" y=\"{}\" transform=\"rotate({} {} {})\" "
+          "<text data-label-seq=\"{}\" x=\"{}\" y=\"{}\" transform=\"rotate({} {} {})\"{} "
           "stroke=\"#ffffff\" stroke-width=\"3\" stroke-opacity=\"0.85\" paint-order=\"stroke\">"
           "{}</text>\n",
-          c.p->seq, Num(c.px + 6), Num(c.py - 4), angle, Num(c.px + 6), Num(c.py - 4),
+          c.p->seq, Num(x), Num(y), angle, Num(x), Num(y), flip ? " text-anchor=\"end\"" : "",
           XmlEscape(Abbreviate(c.p->label, options.label_chars)));
     }
     svg << "</g>\n";
@@ -373,12 +396,13 @@ std::string RenderProgressChart(const std::vector<ChartSeries>& series,
 
   // Legend.
   svg << "<g class=\"legend\" font-size=\"11\" fill=\"#333\">\n";
-  double lx = kLeft, ly = kTop - 16;
+  double lx = kLeft, ly = top - 16;
   auto key = [&](const std::string& color, const std::string& text, bool line) {
     if (line) {
-      svg << fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"{}\" "
-                         "stroke-width=\"2\"/>",
-                         Num(lx), Num(lx + 14), Num(ly), Num(ly), color);
+      svg << fmt::format(
+          "<line x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"{}\" "
+          "stroke-width=\"2\"/>",
+          Num(lx), Num(lx + 14), Num(ly), Num(ly), color);
     } else {
       svg << fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"4\" fill=\"{}\"/>", Num(lx + 7), Num(ly),
                          color);

@@ -31,9 +31,9 @@ struct ChartPoint {
   double x = 0;
   std::optional<double> y;  // nullopt: no metric (drawn in the lane)
   ExperimentStatus status = ExperimentStatus::kRejected;
-  std::string tooltip;      // one line
-  std::string label;        // for accepted changes: the description
-  double improvement = 0;   // for accepted changes: label priority
+  std::string tooltip;     // one line
+  std::string label;       // for accepted changes: the description
+  double improvement = 0;  // for accepted changes: label priority
 };
 
 struct ChartSeries {
@@ -53,7 +53,7 @@ struct ChartOptions {
   bool maximize = false;  // the goal: where "better" is on the y axis
   bool labels = true;     // label accepted changes
   int max_labels = 40;
-  int label_chars = 42;   // longer descriptions are abbreviated with "…"
+  int label_chars = 42;  // longer descriptions are abbreviated with "…"
 };
 
 // One series per run; `color` empty colours by status.

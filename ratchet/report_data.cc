@@ -1,10 +1,10 @@
 #include "ratchet/report_data.h"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
-
-#include <spdlog/fmt/fmt.h>
 
 #include "ratchet/error.h"
 #include "ratchet/loop.h"

@@ -12,11 +12,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ratchet/store.h"
 
@@ -102,8 +101,8 @@ std::map<std::string, nlohmann::json> FlattenJson(const nlohmann::json& value);
 
 // Small formatting helpers shared by the renderers.
 std::string FormatMetric(const std::optional<double>& value);  // "-" when absent
-std::string FormatDuration(double seconds);                      // "1 h 02 min", "12.3 s"
-std::string FormatClock(double unix_seconds);                    // local "YYYY-MM-DD HH:MM:SS"
-std::string SingleLine(std::string text);                           // tabs and newlines → spaces
+std::string FormatDuration(double seconds);                    // "1 h 02 min", "12.3 s"
+std::string FormatClock(double unix_seconds);                  // local "YYYY-MM-DD HH:MM:SS"
+std::string SingleLine(std::string text);                      // tabs and newlines → spaces
 
 }  // namespace ratchet

@@ -90,11 +90,11 @@ void SvgToPng(const fs::path& svg_file, const fs::path& png_file, int width, int
     fs::path page = temp / "chart.html";
     WriteFileAtomic(page, "<!DOCTYPE html><html><body style=\"margin:0;background:#fff\">" +
                               ReadFile(svg_file) + "</body></html>");
-    RunConverter(HeadlessChromiumArgv(*chromium, temp / "profile",
-                                      {"--screenshot=" + out.string(),
-                                       "--window-size=" + std::to_string(width) + "," +
-                                           std::to_string(height),
-                                       "file://" + page.string()}),
+    RunConverter(HeadlessChromiumArgv(
+                     *chromium, temp / "profile",
+                     {"--screenshot=" + out.string(),
+                      "--window-size=" + std::to_string(width) + "," + std::to_string(height),
+                      "file://" + page.string()}),
                  temp, out);
     return;
   }

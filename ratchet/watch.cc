@@ -1,11 +1,10 @@
 #include "ratchet/watch.h"
 
 #include <signal.h>
+#include <spdlog/fmt/fmt.h>
 
 #include <cstdlib>
 #include <sstream>
-
-#include <spdlog/fmt/fmt.h>
 
 #include "ratchet/error.h"
 #include "ratchet/fs.h"
@@ -37,10 +36,11 @@ std::string RenderWatchFrame(const RunData& data, double now, bool controller_al
   const RunRow& run = data.run;
   std::ostringstream out;
   bool running = controller_alive && run.state == RunState::kRunning;
-  out << fmt::format("ratchet run {} · {} · {}\n", run.tag,
-                     running ? "running" : std::string(ToString(run.state)) +
-                                               (controller_alive ? "" : " (no controller)"),
-                     FormatClock(now));
+  out << fmt::format(
+      "ratchet run {} · {} · {}\n", run.tag,
+      running ? "running"
+              : std::string(ToString(run.state)) + (controller_alive ? "" : " (no controller)"),
+      FormatClock(now));
   double end = running ? now : run.ended_at.value_or(run.updated_at);
   out << fmt::format("{} ({}) · budget {} {:g}{} per training · elapsed {}\n", run.metric_name,
                      run.goal, run.budget_kind, run.budget_amount,

@@ -19,10 +19,10 @@ namespace ratchet {
 
 struct WatchOptions {
   std::filesystem::path workspace;
-  std::string tag;          // empty: the most recently active run
-  double interval = 2.0;    // seconds between frames
-  int last_results = 8;     // finished experiments shown
-  int64_t max_frames = 0;   // 0: until the run ends (tests set a limit)
+  std::string tag;         // empty: the most recently active run
+  double interval = 2.0;   // seconds between frames
+  int last_results = 8;    // finished experiments shown
+  int64_t max_frames = 0;  // 0: until the run ends (tests set a limit)
 };
 
 // One frame: what `status --watch` prints each interval. `now` is the UNIX time.

@@ -53,62 +53,56 @@ namespace ratchet::train {
 // ---------------------------------------------------------------- encoder
 // out[B,T,C] = wte[tokens[b,t]] + wpe[t]. wte [V,C]; wpe [>=T, C] or nullptr
 // (no learned positions). tokens in [0, V).
-void encoder_forward(float* out, const int32_t* tokens, const float* wte,
-                     const float* wpe, int B, int T, int C);
+void encoder_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe, int B,
+                     int T, int C);
 // dwte[V,C] += scatter of dout by token; dwpe[T,C] += sum over b (dwpe may be
 // nullptr). Race-free: threads own disjoint channel ranges.
-void encoder_backward(float* dwte, float* dwpe, const float* dout,
-                      const int32_t* tokens, int B, int T, int C);
+void encoder_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens, int B,
+                      int T, int C);
 
 // ---------------------------------------------------------------- matmul
 // out[N,M] = inp[N,K] · w[K,M]   (weights stored [in, out]).
-void matmul_forward(float* out, const float* inp, const float* w, int N, int K,
-                    int M);
+void matmul_forward(float* out, const float* inp, const float* w, int N, int K, int M);
 // dinp[N,K] += dout[N,M] · wᵀ (skipped when dinp is nullptr);
 // dw[K,M] += inpᵀ · dout.
-void matmul_backward(float* dinp, float* dw, const float* dout,
-                     const float* inp, const float* w, int N, int K, int M);
+void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+                     int N, int K, int M);
 // Tied output head: out[N,M] = inp[N,K] · wᵀ with w [M,K] (e.g. wte [V,C]).
-void matmul_wt_forward(float* out, const float* inp, const float* w, int N,
-                       int K, int M);
+void matmul_wt_forward(float* out, const float* inp, const float* w, int N, int K, int M);
 // dinp[N,K] += dout[N,M] · w (skipped when nullptr); dw[M,K] += doutᵀ · inp.
-void matmul_wt_backward(float* dinp, float* dw, const float* dout,
-                        const float* inp, const float* w, int N, int K, int M);
+void matmul_wt_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+                        int N, int K, int M);
 
 // ---------------------------------------------------------------- norms
-constexpr float kNormEps = 1e-5f;   // layernorm / rmsnorm of the residual
+constexpr float kNormEps = 1e-5f;    // layernorm / rmsnorm of the residual
 constexpr float kQkNormEps = 1e-6f;  // qk_norm
 
 // out[N,C] = (inp - mean) * rstd * g + b, rstd = 1/sqrt(var + 1e-5);
 // saves mean[N], rstd[N] for the backward.
-void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
-                       const float* g, const float* b, int N, int C);
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* g,
+                       const float* b, int N, int C);
 // dinp[N,C] +=, dg[C] +=, db[C] += .
-void layernorm_backward(float* dinp, float* dg, float* db, const float* dout,
-                        const float* inp, const float* g, const float* mean,
-                        const float* rstd, int N, int C);
+void layernorm_backward(float* dinp, float* dg, float* db, const float* dout, const float* inp,
+                        const float* g, const float* mean, const float* rstd, int N, int C);
 
 // out[N,C] = inp * rstd * g (g nullptr: no gain), rstd = 1/sqrt(mean(inp²) +
 // eps); saves rstd[N].
-void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g,
-                     int N, int C, float eps = kNormEps);
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g, int N, int C,
+                     float eps = kNormEps);
 // dinp[N,C] +=, dg[C] += (dg ignored when g is nullptr).
-void rmsnorm_backward(float* dinp, float* dg, const float* dout,
-                      const float* inp, const float* g, const float* rstd,
-                      int N, int C);
+void rmsnorm_backward(float* dinp, float* dg, const float* dout, const float* inp, const float* g,
+                      const float* rstd, int N, int C);
 
 // ---------------------------------------------------------------- activations
 // Elementwise over n values; backward: dinp += dout * f'(inp).
 void gelu_forward(float* out, const float* inp, size_t n);
 void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n);
 void relu2_forward(float* out, const float* inp, size_t n);
-void relu2_backward(float* dinp, const float* dout, const float* inp,
-                    size_t n);
+void relu2_backward(float* dinp, const float* dout, const float* inp, size_t n);
 // inp [N,2H]: gate = inp[:, :H], up = inp[:, H:]; out[N,H] = silu(gate) * up.
 void swiglu_forward(float* out, const float* inp, int N, int H);
 // dinp[N,2H] += .
-void swiglu_backward(float* dinp, const float* dout, const float* inp, int N,
-                     int H);
+void swiglu_backward(float* dinp, const float* dout, const float* inp, int N, int H);
 
 // ---------------------------------------------------------------- qk_norm
 // Packed qkv [B,T,3C] (q cols [0,C), k [C,2C), v [2C,3C); head j = cols
@@ -116,36 +110,32 @@ void swiglu_backward(float* dinp, const float* dout, const float* inp, int N,
 // over its hs values (no gain, eps 1e-6), v copied. rstd [B,T,2,NH] saved
 // (index ((b*T+t)*2 + part)*NH + head, part 0 = q, 1 = k). out may not alias
 // inp.
-void qknorm_forward(float* out, float* rstd, const float* inp, int B, int T,
-                    int C, int NH);
+void qknorm_forward(float* out, float* rstd, const float* inp, int B, int T, int C, int NH);
 // dinp[B,T,3C] += ; the v part passes dout through.
-void qknorm_backward(float* dinp, const float* dout, const float* inp,
-                     const float* rstd, int B, int T, int C, int NH);
+void qknorm_backward(float* dinp, const float* dout, const float* inp, const float* rstd, int B,
+                     int T, int C, int NH);
 
 // ---------------------------------------------------------------- rope
 // Tables cos/sin [T, hs/2]: angle(t, i) = t * rope_base^(-2i/hs). hs even.
-void rope_tables(float* cos_table, float* sin_table, int T, int hs,
-                 float rope_base);
+void rope_tables(float* cos_table, float* sin_table, int T, int hs, float rope_base);
 // Rotates q and k of packed qkv [B,T,3C] per head, pairs (i, i + hs/2):
 // a' = a cos - b sin, b' = a sin + b cos; v copied. out may alias inp.
-void rope_forward(float* out, const float* inp, const float* cos_table,
-                  const float* sin_table, int B, int T, int C, int NH);
+void rope_forward(float* out, const float* inp, const float* cos_table, const float* sin_table,
+                  int B, int T, int C, int NH);
 // dinp[B,T,3C] += inverse rotation of dout (v passes through). dinp must not
 // alias dout.
-void rope_backward(float* dinp, const float* dout, const float* cos_table,
-                   const float* sin_table, int B, int T, int C, int NH);
+void rope_backward(float* dinp, const float* dout, const float* cos_table, const float* sin_table,
+                   int B, int T, int C, int NH);
 
 // ---------------------------------------------------------------- attention
 // Causal multi-head attention. qkv [B,T,3C] packed as above; out [B,T,C] heads
 // concatenated; att [B,NH,T,T] receives the softmax probabilities of
 // q kᵀ / sqrt(hs) (entries above the diagonal are set to 0) and is kept for
 // the backward.
-void attention_forward(float* out, float* att, const float* qkv, int B, int T,
-                       int C, int NH);
+void attention_forward(float* out, float* att, const float* qkv, int B, int T, int C, int NH);
 // dqkv[B,T,3C] += . scratch: B*NH*T*T floats (overwritten).
-void attention_backward(float* dqkv, float* scratch, const float* dout,
-                        const float* qkv, const float* att, int B, int T,
-                        int C, int NH);
+void attention_backward(float* dqkv, float* scratch, const float* dout, const float* qkv,
+                        const float* att, int B, int T, int C, int NH);
 
 // ---------------------------------------------------------------- residual
 // out[n] = a + b (out may alias a or b); backward: da += dout, db += dout.
@@ -157,8 +147,7 @@ void residual_backward(float* da, float* db, const float* dout, size_t n);
 void softcap_forward(float* out, const float* inp, float cap, size_t n);
 // dinp += dout * (1 - (out/cap)²), from the forward's OUTPUT (so an in-place
 // forward is fine). dinp must not alias dout.
-void softcap_backward(float* dinp, const float* dout, const float* out,
-                      float cap, size_t n);
+void softcap_backward(float* dinp, const float* dout, const float* out, float cap, size_t n);
 
 // ---------------------------------------------------------------- loss
 // Fused softmax + cross-entropy over logits [N,V], targets [N] in [0,V).
@@ -166,12 +155,10 @@ void softcap_backward(float* dinp, const float* dout, const float* out,
 // dlogits[N,V] is WRITTEN (not added): (softmax - onehot(target)) *
 // dloss_scale (e.g. 1 / (B*T*grad_accum)); skipped when dlogits is nullptr.
 // dlogits may alias logits (in-place gradient).
-void crossentropy_forward_backward(float* losses, float* dlogits,
-                                   const float* logits, const int32_t* targets,
-                                   float dloss_scale, int N, int V);
+void crossentropy_forward_backward(float* losses, float* dlogits, const float* logits,
+                                   const int32_t* targets, float dloss_scale, int N, int V);
 // Inference: nll[N] = -log softmax(logits)[target], nats; no gradient.
-void crossentropy_nll(float* nll, const float* logits, const int32_t* targets,
-                      int N, int V);
+void crossentropy_nll(float* nll, const float* logits, const int32_t* targets, int N, int V);
 
 // ---------------------------------------------------------------- Muon
 // Floats of scratch newton_schulz needs for a [rows, cols] matrix.
@@ -181,8 +168,6 @@ size_t newton_schulz_scratch_floats(int rows, int cols);
 // rows > cols, then `steps` quintic iterations A = X Xᵀ, B = b A + c A A,
 // X = a X + B X with (a, b, c) = (3.4445, -4.7750, 2.0315) (Keller Jordan's
 // Muon). out may alias g. scratch: newton_schulz_scratch_floats(rows, cols).
-void newton_schulz(float* out, const float* g, float* scratch, int rows,
-                   int cols, int steps = 5);
+void newton_schulz(float* out, const float* g, float* scratch, int rows, int cols, int steps = 5);
 
 }  // namespace ratchet::train
-

@@ -1,5 +1,5 @@
 // Elementwise MLP activations (GELU tanh approximation, ReLU², SwiGLU) and the
-// residual add. exp goes through the 8-lane code of ops_math.h.
+// residual add. exp goes through the vector code of ops_math.h.
 #include <algorithm>
 
 #include "trainer/ops.h"
@@ -9,16 +9,15 @@ namespace ratchet::train {
 
 namespace {
 
-using internal::SigmoidPair;
-using internal::F8;
 using internal::LoadN;
+using internal::SigmoidPair;
 using internal::StoreN;
+using internal::Vec;
 
 constexpr float kGeluScale = 0.7978845608028654f;  // sqrt(2/pi)
 constexpr float kGeluCube = 0.044715f;
 
-inline F8 GeluArg(F8 x) { return kGeluScale * (x + kGeluCube * x * x * x); }
-
+inline Vec GeluArg(Vec x) { return kGeluScale * (x + kGeluCube * x * x * x); }
 
 }  // namespace
 
@@ -27,8 +26,8 @@ void gelu_forward(float* out, const float* inp, size_t n) {
   // 0.5 x (1 + tanh(u)) = x * sigmoid(2u): the sigmoid form stays accurate
   // in the far negative tail, where 1 + tanh(u) cancels.
   internal::ParallelForLanes(n, [&](size_t i, int count) {
-    const F8 x = LoadN(inp + i, count);
-    F8 s, one_minus_s;
+    const Vec x = LoadN(inp + i, count);
+    Vec s, one_minus_s;
     SigmoidPair(2.0f * GeluArg(x), &s, &one_minus_s);
     StoreN(out + i, x * s, count);
   });
@@ -38,13 +37,12 @@ void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n) {
   // dinp [n], dout [n], inp [n]
   // d/dx [x s(2u)] = s + 2 x s (1 - s) u'.
   internal::ParallelForLanes(n, [&](size_t i, int count) {
-    const F8 x = LoadN(inp + i, count);
-    const F8 du = kGeluScale * (1.0f + 3.0f * kGeluCube * x * x);
-    F8 s, one_minus_s;
+    const Vec x = LoadN(inp + i, count);
+    const Vec du = kGeluScale * (1.0f + 3.0f * kGeluCube * x * x);
+    Vec s, one_minus_s;
     SigmoidPair(2.0f * GeluArg(x), &s, &one_minus_s);
-    const F8 grad = s + 2.0f * x * (s * one_minus_s) * du;
-    StoreN(dinp + i, LoadN(dinp + i, count) + grad * LoadN(dout + i, count),
-           count);
+    const Vec grad = s + 2.0f * x * (s * one_minus_s) * du;
+    StoreN(dinp + i, LoadN(dinp + i, count) + grad * LoadN(dout + i, count), count);
   });
 }
 
@@ -57,8 +55,7 @@ void relu2_forward(float* out, const float* inp, size_t n) {
   }
 }
 
-void relu2_backward(float* dinp, const float* dout, const float* inp,
-                    size_t n) {
+void relu2_backward(float* dinp, const float* dout, const float* inp, size_t n) {
   // dinp [n], dout [n], inp [n]
 #pragma omp parallel for simd schedule(static)
   for (size_t i = 0; i < n; i++) {
@@ -76,16 +73,15 @@ void swiglu_forward(float* out, const float* inp, int N, int H) {
     float* y = out + static_cast<size_t>(n) * H;
     for (int h = 0; h < H; h += internal::kLanes) {
       const int count = std::min(internal::kLanes, H - h);
-      const F8 g = LoadN(gate + h, count);
-      F8 s, one_minus_s;
+      const Vec g = LoadN(gate + h, count);
+      Vec s, one_minus_s;
       SigmoidPair(g, &s, &one_minus_s);
       StoreN(y + h, g * s * LoadN(up + h, count), count);
     }
   }
 }
 
-void swiglu_backward(float* dinp, const float* dout, const float* inp, int N,
-                     int H) {
+void swiglu_backward(float* dinp, const float* dout, const float* inp, int N, int H) {
   // dinp [N,2H], dout [N,H], inp [N,2H]
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; n++) {
@@ -96,13 +92,11 @@ void swiglu_backward(float* dinp, const float* dout, const float* inp, int N,
     float* dup = dgate + H;
     for (int h = 0; h < H; h += internal::kLanes) {
       const int count = std::min(internal::kLanes, H - h);
-      const F8 g = LoadN(gate + h, count), u = LoadN(up + h, count);
-      const F8 d = LoadN(dy + h, count);
-      F8 s, one_minus_s;
+      const Vec g = LoadN(gate + h, count), u = LoadN(up + h, count);
+      const Vec d = LoadN(dy + h, count);
+      Vec s, one_minus_s;
       SigmoidPair(g, &s, &one_minus_s);
-      StoreN(dgate + h,
-             LoadN(dgate + h, count) + d * u * s * (1.0f + g * one_minus_s),
-             count);
+      StoreN(dgate + h, LoadN(dgate + h, count) + d * u * s * (1.0f + g * one_minus_s), count);
       StoreN(dup + h, LoadN(dup + h, count) + d * g * s, count);
     }
   }

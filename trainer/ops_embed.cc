@@ -5,8 +5,8 @@
 
 namespace ratchet::train {
 
-void encoder_forward(float* out, const int32_t* tokens, const float* wte,
-                     const float* wpe, int B, int T, int C) {
+void encoder_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe, int B,
+                     int T, int C) {
   // out [B,T,C], tokens [B,T], wte [V,C], wpe [>=T,C] or null
 #pragma omp parallel for schedule(static)
   for (int bt = 0; bt < B * T; bt++) {
@@ -22,8 +22,8 @@ void encoder_forward(float* out, const int32_t* tokens, const float* wte,
   }
 }
 
-void encoder_backward(float* dwte, float* dwpe, const float* dout,
-                      const int32_t* tokens, int B, int T, int C) {
+void encoder_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens, int B,
+                      int T, int C) {
   // dwte [V,C], dwpe [>=T,C] or null, dout [B,T,C], tokens [B,T]
   // Several positions share a token, so threads own disjoint channel blocks
   // and walk every position in order: no races, and each sum runs in the

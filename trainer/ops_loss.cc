@@ -11,30 +11,29 @@ namespace ratchet::train {
 
 namespace {
 
-using internal::Exp8;
-using internal::F8;
+using internal::ExpV;
 using internal::kLanes;
 using internal::LoadN;
 using internal::Splat;
 using internal::StoreN;
+using internal::Vec;
 
 // Per row: writes loss, and dlogits when non-null. logits and dlogits may be
 // the same buffer (the target logit is read before any gradient is written).
-inline void SoftmaxCrossEntropyRow(float* loss, float* dlogits,
-                                   const float* logits, int target,
+inline void SoftmaxCrossEntropyRow(float* loss, float* dlogits, const float* logits, int target,
                                    float dloss_scale, int V) {
   const float lowest = -std::numeric_limits<float>::max();
-  F8 max8 = Splat(lowest);
+  Vec max_v = Splat(lowest);
   for (int v = 0; v < V; v += kLanes) {
-    max8 = internal::Max8(max8, LoadN(logits + v, std::min(kLanes, V - v), lowest));
+    max_v = internal::MaxV(max_v, LoadN(logits + v, std::min(kLanes, V - v), lowest));
   }
-  const float maxv = internal::MaxLanes(max8);
-  F8 sum8 = {};
+  const float maxv = internal::MaxLanes(max_v);
+  Vec sum_v = {};
   for (int v = 0; v < V; v += kLanes) {
     const int count = std::min(kLanes, V - v);
-    sum8 += internal::MaskTail(Exp8(LoadN(logits + v, count) - maxv), count);
+    sum_v += internal::MaskTail(ExpV(LoadN(logits + v, count) - maxv), count);
   }
-  const float sum = internal::SumLanes(sum8);
+  const float sum = internal::SumLanes(sum_v);
   *loss = std::log(sum) + maxv - logits[target];
   if (!dlogits) return;
   // Recomputing the exps (instead of keeping them) keeps the kernel free of
@@ -42,7 +41,7 @@ inline void SoftmaxCrossEntropyRow(float* loss, float* dlogits,
   const float scale = dloss_scale / sum;
   for (int v = 0; v < V; v += kLanes) {
     const int count = std::min(kLanes, V - v);
-    StoreN(dlogits + v, Exp8(LoadN(logits + v, count) - maxv) * scale, count);
+    StoreN(dlogits + v, ExpV(LoadN(logits + v, count) - maxv) * scale, count);
   }
   dlogits[target] -= dloss_scale;
 }
@@ -54,13 +53,11 @@ void softcap_forward(float* out, const float* inp, float cap, size_t n) {
   assert(cap > 0.0f);
   const float inv_cap = 1.0f / cap;
   internal::ParallelForLanes(n, [&](size_t i, int count) {
-    StoreN(out + i, cap * internal::Tanh8(LoadN(inp + i, count) * inv_cap),
-           count);
+    StoreN(out + i, cap * internal::TanhV(LoadN(inp + i, count) * inv_cap), count);
   });
 }
 
-void softcap_backward(float* dinp, const float* dout, const float* out,
-                      float cap, size_t n) {
+void softcap_backward(float* dinp, const float* dout, const float* out, float cap, size_t n) {
   // dinp [n], dout [n], out [n] (the forward's output)
   assert(cap > 0.0f && dinp != dout);
   const float inv_cap = 1.0f / cap;
@@ -71,20 +68,18 @@ void softcap_backward(float* dinp, const float* dout, const float* out,
   }
 }
 
-void crossentropy_forward_backward(float* losses, float* dlogits,
-                                   const float* logits, const int32_t* targets,
-                                   float dloss_scale, int N, int V) {
+void crossentropy_forward_backward(float* losses, float* dlogits, const float* logits,
+                                   const int32_t* targets, float dloss_scale, int N, int V) {
   // losses [N], dlogits [N,V] or null, logits [N,V], targets [N]
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; n++) {
     const size_t row = static_cast<size_t>(n) * V;
-    SoftmaxCrossEntropyRow(&losses[n], dlogits ? dlogits + row : nullptr,
-                           logits + row, targets[n], dloss_scale, V);
+    SoftmaxCrossEntropyRow(&losses[n], dlogits ? dlogits + row : nullptr, logits + row, targets[n],
+                           dloss_scale, V);
   }
 }
 
-void crossentropy_nll(float* nll, const float* logits, const int32_t* targets,
-                      int N, int V) {
+void crossentropy_nll(float* nll, const float* logits, const int32_t* targets, int N, int V) {
   crossentropy_forward_backward(nll, nullptr, logits, targets, 0.0f, N, V);
 }
 

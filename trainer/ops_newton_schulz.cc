@@ -1,9 +1,10 @@
 // Newton–Schulz orthogonalization for Muon (Keller Jordan's quintic
 // iteration), in FP32 through sgemm. Called by the optimizer once per hidden
 // matrix per step, outside any omp parallel region (the BLAS threads it).
+#include <cblas.h>
+
 #include <algorithm>
 #include <cassert>
-#include <cblas.h>
 #include <cmath>
 
 #include "trainer/ops.h"
@@ -30,8 +31,7 @@ size_t newton_schulz_scratch_floats(int rows, int cols) {
   return 2 * m * n + 2 * m * m;  // X, X_next [m,n]; A, Bm [m,m]
 }
 
-void newton_schulz(float* out, const float* g, float* scratch, int rows,
-                   int cols, int steps) {
+void newton_schulz(float* out, const float* g, float* scratch, int rows, int cols, int steps) {
   // out [rows,cols], g [rows,cols]; scratch: X, X_next [m,n], A, Bm [m,m]
   // with m = min(rows, cols), n = max(rows, cols): iterating on the wide
   // orientation keeps A = X Xᵀ the small [m,m] Gram matrix.
@@ -61,17 +61,15 @@ void newton_schulz(float* out, const float* g, float* scratch, int rows,
   for (int step = 0; step < steps; step++) {
     // A = X Xᵀ and Bm = b A + c A A are symmetric: ssyrk computes one
     // triangle at half the flops of sgemm (A A = A Aᵀ), then it is mirrored.
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, n, 1.0f, X, n,
-                0.0f, A, m);
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, n, 1.0f, X, n, 0.0f, A, m);
     MirrorUpper(A, m);
     std::copy(A, A + mm, Bm);
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, m, kC, A, m, kB,
-                Bm, m);
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, m, kC, A, m, kB, Bm, m);
     MirrorUpper(Bm, m);
     // X_next = a X + Bm X
     std::copy(X, X + mn, X_next);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, m, 1.0f, Bm,
-                m, X, n, kA, X_next, n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, m, 1.0f, Bm, m, X, n, kA, X_next,
+                n);
     std::swap(X, X_next);
   }
 

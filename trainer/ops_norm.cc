@@ -16,8 +16,8 @@ constexpr int kChannelBlock = 16;  // one 64-byte line of floats
 
 }  // namespace
 
-void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
-                       const float* g, const float* b, int N, int C) {
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* g,
+                       const float* b, int N, int C) {
   // out [N,C], mean [N], rstd [N], inp [N,C], g [C], b [C]
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; n++) {
@@ -38,9 +38,8 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
   }
 }
 
-void layernorm_backward(float* dinp, float* dg, float* db, const float* dout,
-                        const float* inp, const float* g, const float* mean,
-                        const float* rstd, int N, int C) {
+void layernorm_backward(float* dinp, float* dg, float* db, const float* dout, const float* inp,
+                        const float* g, const float* mean, const float* rstd, int N, int C) {
   // dinp [N,C], dg [C], db [C], dout [N,C], inp [N,C], g [C], mean/rstd [N]
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; n++) {
@@ -84,8 +83,8 @@ void layernorm_backward(float* dinp, float* dg, float* db, const float* dout,
   }
 }
 
-void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g,
-                     int N, int C, float eps) {
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g, int N, int C,
+                     float eps) {
   // out [N,C], rstd [N], inp [N,C], g [C] or null
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; n++) {
@@ -106,9 +105,8 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g,
   }
 }
 
-void rmsnorm_backward(float* dinp, float* dg, const float* dout,
-                      const float* inp, const float* g, const float* rstd,
-                      int N, int C) {
+void rmsnorm_backward(float* dinp, float* dg, const float* dout, const float* inp, const float* g,
+                      const float* rstd, int N, int C) {
   // dinp [N,C], dg [C] (if g), dout [N,C], inp [N,C], g [C] or null, rstd [N]
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; n++) {
@@ -148,8 +146,7 @@ void rmsnorm_backward(float* dinp, float* dg, const float* dout,
   }
 }
 
-void qknorm_forward(float* out, float* rstd, const float* inp, int B, int T,
-                    int C, int NH) {
+void qknorm_forward(float* out, float* rstd, const float* inp, int B, int T, int C, int NH) {
   // out [B,T,3C], rstd [B,T,2,NH], inp [B,T,3C]; hs = C/NH
   assert(C % NH == 0 && out != inp);
   const int hs = C / NH;
@@ -172,8 +169,8 @@ void qknorm_forward(float* out, float* rstd, const float* inp, int B, int T,
   }
 }
 
-void qknorm_backward(float* dinp, const float* dout, const float* inp,
-                     const float* rstd, int B, int T, int C, int NH) {
+void qknorm_backward(float* dinp, const float* dout, const float* inp, const float* rstd, int B,
+                     int T, int C, int NH) {
   // dinp [B,T,3C], dout [B,T,3C], inp [B,T,3C], rstd [B,T,2,NH]
   assert(C % NH == 0);
   const int hs = C / NH;

@@ -18,8 +18,8 @@ double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 }  // namespace
 
-void encoder_forward(float* out, const int32_t* tokens, const float* wte,
-                     const float* wpe, int B, int T, int C) {
+void encoder_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe, int B,
+                     int T, int C) {
   // out [B,T,C], tokens [B,T], wte [V,C], wpe [T,C] or null
   for (int b = 0; b < B; b++) {
     for (int t = 0; t < T; t++) {
@@ -33,8 +33,8 @@ void encoder_forward(float* out, const int32_t* tokens, const float* wte,
   }
 }
 
-void encoder_backward(float* dwte, float* dwpe, const float* dout,
-                      const int32_t* tokens, int B, int T, int C) {
+void encoder_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens, int B,
+                      int T, int C) {
   // dwte [V,C], dwpe [T,C] or null, dout [B,T,C], tokens [B,T]
   for (int b = 0; b < B; b++) {
     for (int t = 0; t < T; t++) {
@@ -48,8 +48,7 @@ void encoder_backward(float* dwte, float* dwpe, const float* dout,
   }
 }
 
-void matmul_forward(float* out, const float* inp, const float* w, int N, int K,
-                    int M) {
+void matmul_forward(float* out, const float* inp, const float* w, int N, int K, int M) {
   // out [N,M], inp [N,K], w [K,M]
   for (int n = 0; n < N; n++) {
     for (int m = 0; m < M; m++) {
@@ -60,8 +59,8 @@ void matmul_forward(float* out, const float* inp, const float* w, int N, int K,
   }
 }
 
-void matmul_backward(float* dinp, float* dw, const float* dout,
-                     const float* inp, const float* w, int N, int K, int M) {
+void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+                     int N, int K, int M) {
   // dinp [N,K] or null, dw [K,M], dout [N,M], inp [N,K], w [K,M]
   if (dinp) {
     for (int n = 0; n < N; n++) {
@@ -81,8 +80,7 @@ void matmul_backward(float* dinp, float* dw, const float* dout,
   }
 }
 
-void matmul_wt_forward(float* out, const float* inp, const float* w, int N,
-                       int K, int M) {
+void matmul_wt_forward(float* out, const float* inp, const float* w, int N, int K, int M) {
   // out [N,M], inp [N,K], w [M,K]
   for (int n = 0; n < N; n++) {
     for (int m = 0; m < M; m++) {
@@ -93,8 +91,8 @@ void matmul_wt_forward(float* out, const float* inp, const float* w, int N,
   }
 }
 
-void matmul_wt_backward(float* dinp, float* dw, const float* dout,
-                        const float* inp, const float* w, int N, int K, int M) {
+void matmul_wt_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+                        int N, int K, int M) {
   // dinp [N,K] or null, dw [M,K], dout [N,M], inp [N,K], w [M,K]
   if (dinp) {
     for (int n = 0; n < N; n++) {
@@ -114,8 +112,8 @@ void matmul_wt_backward(float* dinp, float* dw, const float* dout,
   }
 }
 
-void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
-                       const float* g, const float* b, int N, int C) {
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* g,
+                       const float* b, int N, int C) {
   // out [N,C], mean [N], rstd [N], inp [N,C], g [C], b [C]
   for (int n = 0; n < N; n++) {
     const float* x = inp + n * C;
@@ -134,9 +132,8 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
   }
 }
 
-void layernorm_backward(float* dinp, float* dg, float* db, const float* dout,
-                        const float* inp, const float* g, const float* mean,
-                        const float* rstd, int N, int C) {
+void layernorm_backward(float* dinp, float* dg, float* db, const float* dout, const float* inp,
+                        const float* g, const float* mean, const float* rstd, int N, int C) {
   // dinp [N,C], dg [C], db [C], dout [N,C], inp [N,C], g [C], mean/rstd [N]
   for (int n = 0; n < N; n++) {
     const float* x = inp + n * C;
@@ -167,8 +164,8 @@ void layernorm_backward(float* dinp, float* dg, float* db, const float* dout,
   }
 }
 
-void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g,
-                     int N, int C, float eps) {
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g, int N, int C,
+                     float eps) {
   // out [N,C], rstd [N], inp [N,C], g [C] or null
   for (int n = 0; n < N; n++) {
     const float* x = inp + n * C;
@@ -182,9 +179,8 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g,
   }
 }
 
-void rmsnorm_backward(float* dinp, float* dg, const float* dout,
-                      const float* inp, const float* g, const float* rstd,
-                      int N, int C) {
+void rmsnorm_backward(float* dinp, float* dg, const float* dout, const float* inp, const float* g,
+                      const float* rstd, int N, int C) {
   // dinp [N,C], dg [C] (if g), dout [N,C], inp [N,C], g [C] or null, rstd [N]
   for (int n = 0; n < N; n++) {
     const float* x = inp + n * C;
@@ -211,8 +207,8 @@ void rmsnorm_backward(float* dinp, float* dg, const float* dout,
 void gelu_forward(float* out, const float* inp, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const double x = inp[i];
-    out[i] = static_cast<float>(
-        0.5 * x * (1 + std::tanh(kGeluScale * (x + kGeluCube * x * x * x))));
+    out[i] =
+        static_cast<float>(0.5 * x * (1 + std::tanh(kGeluScale * (x + kGeluCube * x * x * x))));
   }
 }
 
@@ -234,8 +230,7 @@ void relu2_forward(float* out, const float* inp, size_t n) {
   }
 }
 
-void relu2_backward(float* dinp, const float* dout, const float* inp,
-                    size_t n) {
+void relu2_backward(float* dinp, const float* dout, const float* inp, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const double r = inp[i] > 0 ? inp[i] : 0.0;
     dinp[i] += static_cast<float>(2 * r * dout[i]);
@@ -253,8 +248,7 @@ void swiglu_forward(float* out, const float* inp, int N, int H) {
   }
 }
 
-void swiglu_backward(float* dinp, const float* dout, const float* inp, int N,
-                     int H) {
+void swiglu_backward(float* dinp, const float* dout, const float* inp, int N, int H) {
   // dinp [N,2H], dout [N,H], inp [N,2H]
   for (int n = 0; n < N; n++) {
     for (int h = 0; h < H; h++) {
@@ -268,8 +262,7 @@ void swiglu_backward(float* dinp, const float* dout, const float* inp, int N,
   }
 }
 
-void qknorm_forward(float* out, float* rstd, const float* inp, int B, int T,
-                    int C, int NH) {
+void qknorm_forward(float* out, float* rstd, const float* inp, int B, int T, int C, int NH) {
   // out [B,T,3C], rstd [B,T,2,NH], inp [B,T,3C]
   const int hs = C / NH;
   for (int bt = 0; bt < B * T; bt++) {
@@ -289,8 +282,8 @@ void qknorm_forward(float* out, float* rstd, const float* inp, int B, int T,
   }
 }
 
-void qknorm_backward(float* dinp, const float* dout, const float* inp,
-                     const float* rstd, int B, int T, int C, int NH) {
+void qknorm_backward(float* dinp, const float* dout, const float* inp, const float* rstd, int B,
+                     int T, int C, int NH) {
   // dinp [B,T,3C], dout [B,T,3C], inp [B,T,3C], rstd [B,T,2,NH]
   const int hs = C / NH;
   for (int bt = 0; bt < B * T; bt++) {
@@ -304,8 +297,7 @@ void qknorm_backward(float* dinp, const float* dout, const float* inp,
         double s = 0;
         for (int i = 0; i < hs; i++) s += double(dy[off + i]) * x[off + i];
         for (int i = 0; i < hs; i++) {
-          dx[off + i] += static_cast<float>(r * dy[off + i] -
-                                            x[off + i] * r * r * r * s / hs);
+          dx[off + i] += static_cast<float>(r * dy[off + i] - x[off + i] * r * r * r * s / hs);
         }
       }
     }
@@ -313,8 +305,7 @@ void qknorm_backward(float* dinp, const float* dout, const float* inp,
   }
 }
 
-void rope_tables(float* cos_table, float* sin_table, int T, int hs,
-                 float rope_base) {
+void rope_tables(float* cos_table, float* sin_table, int T, int hs, float rope_base) {
   // cos_table, sin_table [T, hs/2]
   const int half = hs / 2;
   for (int t = 0; t < T; t++) {
@@ -326,8 +317,8 @@ void rope_tables(float* cos_table, float* sin_table, int T, int hs,
   }
 }
 
-void rope_forward(float* out, const float* inp, const float* cos_table,
-                  const float* sin_table, int B, int T, int C, int NH) {
+void rope_forward(float* out, const float* inp, const float* cos_table, const float* sin_table,
+                  int B, int T, int C, int NH) {
   // out [B,T,3C], inp [B,T,3C], tables [T, hs/2]
   const int hs = C / NH, half = hs / 2;
   for (int b = 0; b < B; b++) {
@@ -350,8 +341,8 @@ void rope_forward(float* out, const float* inp, const float* cos_table,
   }
 }
 
-void rope_backward(float* dinp, const float* dout, const float* cos_table,
-                   const float* sin_table, int B, int T, int C, int NH) {
+void rope_backward(float* dinp, const float* dout, const float* cos_table, const float* sin_table,
+                   int B, int T, int C, int NH) {
   // dinp [B,T,3C], dout [B,T,3C], tables [T, hs/2]
   const int hs = C / NH, half = hs / 2;
   for (int b = 0; b < B; b++) {
@@ -374,8 +365,7 @@ void rope_backward(float* dinp, const float* dout, const float* cos_table,
   }
 }
 
-void attention_forward(float* out, float* att, const float* qkv, int B, int T,
-                       int C, int NH) {
+void attention_forward(float* out, float* att, const float* qkv, int B, int T, int C, int NH) {
   // out [B,T,C], att [B,NH,T,T], qkv [B,T,3C]
   const int hs = C / NH;
   const double scale = 1.0 / std::sqrt(double(hs));
@@ -411,9 +401,8 @@ void attention_forward(float* out, float* att, const float* qkv, int B, int T,
   }
 }
 
-void attention_backward(float* dqkv, float* /*scratch*/, const float* dout,
-                        const float* qkv, const float* att, int B, int T,
-                        int C, int NH) {
+void attention_backward(float* dqkv, float* /*scratch*/, const float* dout, const float* qkv,
+                        const float* att, int B, int T, int C, int NH) {
   // dqkv [B,T,3C], dout [B,T,C], qkv [B,T,3C], att [B,NH,T,T]
   const int hs = C / NH;
   const double scale = 1.0 / std::sqrt(double(hs));
@@ -466,17 +455,15 @@ void softcap_forward(float* out, const float* inp, float cap, size_t n) {
   }
 }
 
-void softcap_backward(float* dinp, const float* dout, const float* out,
-                      float cap, size_t n) {
+void softcap_backward(float* dinp, const float* dout, const float* out, float cap, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const double th = double(out[i]) / cap;
     dinp[i] += static_cast<float>(dout[i] * (1 - th * th));
   }
 }
 
-void crossentropy_forward_backward(float* losses, float* dlogits,
-                                   const float* logits, const int32_t* targets,
-                                   float dloss_scale, int N, int V) {
+void crossentropy_forward_backward(float* losses, float* dlogits, const float* logits,
+                                   const int32_t* targets, float dloss_scale, int N, int V) {
   // losses [N], dlogits [N,V] or null, logits [N,V], targets [N]
   std::vector<double> p(V);
   for (int n = 0; n < N; n++) {
@@ -499,8 +486,7 @@ void crossentropy_forward_backward(float* losses, float* dlogits,
   }
 }
 
-void crossentropy_nll(float* nll, const float* logits, const int32_t* targets,
-                      int N, int V) {
+void crossentropy_nll(float* nll, const float* logits, const int32_t* targets, int N, int V) {
   crossentropy_forward_backward(nll, nullptr, logits, targets, 0.0f, N, V);
 }
 
@@ -510,20 +496,21 @@ size_t newton_schulz_scratch_floats(int rows, int cols) {
   return 0;  // the naive twin allocates its own (it is not on a hot path)
 }
 
-void newton_schulz(float* out, const float* g, float* /*scratch*/, int rows,
-                   int cols, int steps) {
+void newton_schulz(float* out, const float* g, float* /*scratch*/, int rows, int cols, int steps) {
   // out [rows,cols], g [rows,cols]; X [m,n] with m <= n
   const bool transpose = rows > cols;
   const int m = transpose ? cols : rows, n = transpose ? rows : cols;
-  std::vector<double> X(size_t(m) * n), A(size_t(m) * m), Bm(size_t(m) * m),
-      Xn(size_t(m) * n);
+  std::vector<double> X(size_t(m) * n), A(size_t(m) * m), Bm(size_t(m) * m), Xn(size_t(m) * n);
   double norm = 0;
   for (int i = 0; i < rows * cols; i++) norm += double(g[i]) * g[i];
   norm = std::sqrt(norm) + 1e-7;
   for (int r = 0; r < rows; r++) {
     for (int c = 0; c < cols; c++) {
       const double v = g[r * cols + c] / norm;
-      if (transpose) X[c * n + r] = v; else X[r * n + c] = v;
+      if (transpose)
+        X[c * n + r] = v;
+      else
+        X[r * n + c] = v;
     }
   }
   const double a = 3.4445, b = -4.7750, c = 2.0315;
@@ -553,8 +540,7 @@ void newton_schulz(float* out, const float* g, float* /*scratch*/, int rows,
   }
   for (int r = 0; r < rows; r++) {
     for (int col = 0; col < cols; col++) {
-      out[r * cols + col] =
-          static_cast<float>(transpose ? X[col * n + r] : X[r * n + col]);
+      out[r * cols + col] = static_cast<float>(transpose ? X[col * n + r] : X[r * n + col]);
     }
   }
 }

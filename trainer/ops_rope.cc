@@ -7,8 +7,7 @@
 
 namespace ratchet::train {
 
-void rope_tables(float* cos_table, float* sin_table, int T, int hs,
-                 float rope_base) {
+void rope_tables(float* cos_table, float* sin_table, int T, int hs, float rope_base) {
   // cos_table [T, hs/2], sin_table [T, hs/2]
   // Computed in double once at start-up: exact enough that fast and naive
   // twins can share the tables.
@@ -23,8 +22,8 @@ void rope_tables(float* cos_table, float* sin_table, int T, int hs,
   }
 }
 
-void rope_forward(float* out, const float* inp, const float* cos_table,
-                  const float* sin_table, int B, int T, int C, int NH) {
+void rope_forward(float* out, const float* inp, const float* cos_table, const float* sin_table,
+                  int B, int T, int C, int NH) {
   // out [B,T,3C], inp [B,T,3C], cos_table/sin_table [T, hs/2]
   assert(C % NH == 0 && (C / NH) % 2 == 0);
   const int hs = C / NH, half = hs / 2;
@@ -51,8 +50,8 @@ void rope_forward(float* out, const float* inp, const float* cos_table,
   }
 }
 
-void rope_backward(float* dinp, const float* dout, const float* cos_table,
-                   const float* sin_table, int B, int T, int C, int NH) {
+void rope_backward(float* dinp, const float* dout, const float* cos_table, const float* sin_table,
+                   int B, int T, int C, int NH) {
   // dinp [B,T,3C], dout [B,T,3C], cos_table/sin_table [T, hs/2]
   assert(C % NH == 0 && (C / NH) % 2 == 0 && dinp != dout);
   const int hs = C / NH, half = hs / 2;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 
@@ -25,6 +26,12 @@ double PeakRssMb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss / 1024.0;  // Linux reports KiB
+}
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 double Seconds(std::chrono::steady_clock::time_point since) {
@@ -90,6 +97,7 @@ TrainSummary TrainLoop(Model& model, Optimizer& optimizer, DataLoader& data, con
   model.set_profile(profile ? &s.times : nullptr);
 
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = ProcessCpuSeconds();
   double elapsed = 0;
   while (tracker.ShouldContinue(elapsed, s.tokens)) {
     const double multiplier = LrMultiplier(c, tracker.Progress(elapsed, s.tokens));
@@ -126,6 +134,7 @@ TrainSummary TrainLoop(Model& model, Optimizer& optimizer, DataLoader& data, con
   }
   model.set_profile(nullptr);
   s.seconds = elapsed;
+  s.cpu_seconds = ProcessCpuSeconds() - cpu_start;
   const int64_t kept = std::min<int64_t>(s.steps, recent.size());
   double sum = 0;
   for (int64_t i = 0; i < kept; ++i) sum += recent[i];
@@ -141,7 +150,8 @@ std::string SummaryJson(const TrainSummary& s) {
   return nlohmann::json{{"summary", true},         {"steps", s.steps},
                         {"tokens", s.tokens},      {"train_loss", s.train_loss},
                         {"tokens_per_s", s.tokens_per_s}, {"gflops", s.gflops},
-                        {"peak_rss_mb", s.peak_rss_mb},   {"seconds", s.seconds}}
+                        {"peak_rss_mb", s.peak_rss_mb},   {"seconds", s.seconds},
+                        {"cpu_seconds", s.cpu_seconds}}
       .dump();
 }
 

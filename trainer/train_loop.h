@@ -9,7 +9,7 @@
 //     the training loop's wall time per kind of op (matmul attention norm
 //     activation residual embedding loss optimizer data other), summing to 1
 //   last: {"summary":true,"steps":..,"tokens":..,"train_loss":..,
-//     "tokens_per_s":..,"gflops":..,"peak_rss_mb":..,"seconds":..}
+//     "tokens_per_s":..,"gflops":..,"peak_rss_mb":..,"seconds":..,"cpu_seconds":..}
 // train_loss is the mean loss of the last (up to) 20 steps; gflops is
 // TrainFlopsPerToken * tokens / seconds / 1e9. A non-finite loss throws
 // ratchet::Error "loss is nan at step N" (no checkpoint is written).
@@ -47,6 +47,7 @@ struct TrainSummary {
   double gflops = 0;
   double peak_rss_mb = 0;
   double seconds = 0;        // training loop only
+  double cpu_seconds = 0;    // process CPU time of the loop (all threads; for busy machines)
   std::vector<float> losses;  // per step (reserved up front for token budgets)
   OpTimes times;              // filled when profiling
 };

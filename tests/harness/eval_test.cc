@@ -62,6 +62,8 @@ struct Variant {
   nlohmann::json changes;
 };
 
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+
 class ReferenceVsFastTest : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(ReferenceVsFastTest, ReferenceAndFastForwardAgreeOnEveryByte) {

@@ -13,9 +13,9 @@
 namespace ratchet {
 namespace {
 
+using testing::AddSyntheticRun;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
-using testing::AddSyntheticRun;
 using testing::ReportTempDir;
 using testing::SyntheticRun;
 
@@ -67,10 +67,10 @@ TEST_F(ExportTest, TsvRowsUseKeepDiscardCrashAndZerosForMissingMetrics) {
   WriteTsv(Load(), out);
   std::vector<std::string> lines = Lines(out.str());
   auto row = [&](int seq) { return Split(lines[seq + 1], '\t'); };
-  EXPECT_THAT(row(0), ::testing::ElementsAre("ccccccc", "3.000000", "2.0", "keep", "baseline", "0",
-                                             "accepted", ::testing::_, "3", "50.000", "40", "",
-                                             "2097152", "baseline", ::testing::_, ::testing::_,
-                                             ""));
+  EXPECT_THAT(row(0),
+              ::testing::ElementsAre("ccccccc", "3.000000", "2.0", "keep", "baseline", "0",
+                                     "accepted", ::testing::_, "3", "50.000", "40", "", "2097152",
+                                     "baseline", ::testing::_, ::testing::_, ""));
   EXPECT_EQ(row(1)[3], "discard");
   EXPECT_EQ(row(2)[3], "keep");
   EXPECT_EQ(row(3)[3], "crash");

@@ -8,9 +8,8 @@
 
 #include <cmath>
 #include <filesystem>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "ratchet/hardware.h"
 #include "ratchet/store.h"
@@ -39,7 +38,7 @@ inline HardwareInfo MachineA() {
   return {"AMD EPYC 7B13", 2, 8ull << 30, "none", "Debian GNU/Linux 12 (bookworm)", "gcc 12.2.0"};
 }
 inline HardwareInfo MachineB() {
-  return {"Intel Core i9-13900K", 32, 64ull << 30, "NVIDIA GeForce RTX 4090",
+  return {"Intel Core i9-13900K",           32,          64ull << 30, "NVIDIA GeForce RTX 4090",
           "Debian GNU/Linux 12 (bookworm)", "gcc 12.2.0"};
 }
 

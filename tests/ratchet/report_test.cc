@@ -18,9 +18,9 @@
 namespace ratchet {
 namespace {
 
+using testing::AddSyntheticRun;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::AddSyntheticRun;
 using testing::ReportTempDir;
 using testing::SyntheticRun;
 namespace fs = std::filesystem;
@@ -141,6 +141,10 @@ TEST(ReportChart, StaysReadableWithAThousandExperiments) {
   }
   ChartOptions options;
   std::string svg = RenderProgressChart({SeriesFromRun(data, ChartX::kSeq)}, options);
+  // Kept to look at (build/test-artifacts/progress-1000.svg).
+  fs::path artifacts = fs::path(RATCHET_BIN_DIR).parent_path() / "test-artifacts";
+  fs::create_directories(artifacts);
+  WriteFileAtomic(artifacts / "progress-1000.svg", svg);
   EXPECT_EQ(AttributeValues(svg, "data-seq").size(), 1000u);
   std::vector<std::string> labels = AttributeValues(svg, "data-label-seq");
   EXPECT_GT(labels.size(), 5u);
@@ -189,6 +193,43 @@ TEST_F(ReportTest, PngIsWrittenWhenAConverterIsInstalled) {
   std::string png = ReadFile(options.png);
   ASSERT_GT(png.size(), 1000u);
   EXPECT_EQ(png.substr(1, 3), "PNG");
+}
+
+TEST_F(ReportTest, PngWithoutAConverterNamesThePackageToInstall) {
+  std::string saved_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", (dir_.path() / "empty").c_str(), 1);
+  ReportOptions options;
+  options.workspace = dir_.path();
+  options.png = dir_.path() / "chart.png";
+  std::ostringstream out;
+  std::string message;
+  try {
+    CommandReport(options, out);
+  } catch (const Error& error) {
+    message = error.what();
+  }
+  ::setenv("PATH", saved_path.c_str(), 1);
+  EXPECT_THAT(message, HasSubstr("install the Debian package librsvg2-bin"));
+  EXPECT_FALSE(fs::exists(options.png));
+}
+
+TEST(ReportEmpty, ARunWithOnlyItsBaselineStillRenders) {
+  ReportTempDir dir;
+  fs::create_directories(RatchetDir(dir.path()));
+  {
+    Store store = Store::Open(StorePath(dir.path()));
+    RunRow run;
+    run.tag = "fresh";
+    run.spec_name = "toy";
+    run.baseline_commit = std::string(40, '0');
+    run.budget_kind = "time";
+    run.metric_name = "score";
+    run.pins_digest = "p";
+    store.CreateRun(run);
+  }
+  std::string html = RenderReportHtml(LoadWorkspaceRun(dir.path(), ""));
+  EXPECT_THAT(html, HasSubstr("None yet: the baseline is still the best."));
+  EXPECT_TRUE(AttributeValues(html, "data-seq").empty());
 }
 
 // --- status --watch ---
@@ -244,7 +285,8 @@ TEST_F(ReportTest, WatchRedrawsEveryIntervalWhileTheRunGoesOn) {
   EXPECT_EQ(sleeps, (std::vector<double>{0.25, 0.25}));
   std::string text = out.str();
   size_t frames = 0;
-  for (size_t at = 0; (at = text.find("ratchet run night", at)) != std::string::npos; ++at) ++frames;
+  for (size_t at = 0; (at = text.find("ratchet run night", at)) != std::string::npos; ++at)
+    ++frames;
   EXPECT_EQ(frames, 3u);
 }
 
@@ -256,18 +298,21 @@ TEST(ReportOnRealRun, ToyRunWithCrashesProducesAReport) {
       dir.path(), "toy.json",
       // x, y and a "crash" switch: some candidates crash, some improve.
       {{"search_space",
-        {{"lr", nullptr}, {"depth", nullptr}, {"width", nullptr}, {"act", nullptr},
+        {{"lr", nullptr},
+         {"depth", nullptr},
+         {"width", nullptr},
+         {"act", nullptr},
          {"crash", {{"type", "bool"}}}}},
        {"proposer", {{"seed", 3}}}});
   fs::path ws = dir.path() / "ws";
   auto run = ratchet::testing::RunProgram(
-      ratchet::testing::RatchetArgs({"run", spec.string(), "--workspace", ws.string(),
-                                     "--max-experiments", "12"}),
+      ratchet::testing::RatchetArgs(
+          {"run", spec.string(), "--workspace", ws.string(), "--max-experiments", "12"}),
       dir.path());
   ASSERT_TRUE(run.result.Succeeded()) << run.err;
   auto report = ratchet::testing::RunProgram(
-      ratchet::testing::RatchetArgs({"report", "--workspace", ws.string(), "--html",
-                                     (dir.path() / "r.html").string()}),
+      ratchet::testing::RatchetArgs(
+          {"report", "--workspace", ws.string(), "--html", (dir.path() / "r.html").string()}),
       dir.path());
   ASSERT_TRUE(report.result.Succeeded()) << report.err;
   std::string html = ReadFile(dir.path() / "r.html");
@@ -303,10 +348,10 @@ TEST_F(ReportTest, HeadlessChromiumRendersEveryPointAndLabel) {
   fs::path page = dir_.path() / "report.html";
   WriteFileAtomic(page, html);
 
-  auto dom = ratchet::testing::RunProgram(
-      HeadlessChromiumArgv(chromium, dir_.path() / "profile1",
-                           {"--dump-dom", "file://" + page.string()}),
-      dir_.path(), 120);
+  auto dom =
+      ratchet::testing::RunProgram(HeadlessChromiumArgv(chromium, dir_.path() / "profile1",
+                                                        {"--dump-dom", "file://" + page.string()}),
+                                   dir_.path(), 120);
   ASSERT_TRUE(dom.result.Succeeded()) << dom.err;
   EXPECT_EQ(AttributeValues(dom.out, "data-rendered-points"), std::vector<std::string>{"11"});
   EXPECT_EQ(AttributeValues(dom.out, "data-rendered-labels"), std::vector<std::string>{"2"});
@@ -318,9 +363,9 @@ TEST_F(ReportTest, HeadlessChromiumRendersEveryPointAndLabel) {
   fs::path shot = artifacts / "report.png";
   fs::remove(shot);
   auto screenshot = ratchet::testing::RunProgram(
-      HeadlessChromiumArgv(chromium, dir_.path() / "profile2",
-                           {"--screenshot=" + shot.string(), "--window-size=1400,900",
-                            "file://" + page.string()}),
+      HeadlessChromiumArgv(
+          chromium, dir_.path() / "profile2",
+          {"--screenshot=" + shot.string(), "--window-size=1400,900", "file://" + page.string()}),
       dir_.path(), 120);
   ASSERT_TRUE(screenshot.result.Succeeded()) << screenshot.err;
   ASSERT_TRUE(fs::exists(shot));

@@ -1,7 +1,7 @@
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/trainer/ops_test_util.h"
 #include "trainer/ops.h"
@@ -23,8 +23,7 @@ struct Activation {
 
 const Activation kActivations[] = {
     {"gelu", gelu_forward, ref::gelu_forward, gelu_backward, ref::gelu_backward},
-    {"relu2", relu2_forward, ref::relu2_forward, relu2_backward,
-     ref::relu2_backward},
+    {"relu2", relu2_forward, ref::relu2_forward, relu2_backward, ref::relu2_backward},
 };
 
 TEST(ElementwiseActivation, FastMatchesNaiveOnOddSizes) {
@@ -84,8 +83,7 @@ TEST(GeluActivation, MatchesTheTanhFormulaAtKnownPoints) {
   std::vector<float> out(inp.size());
   gelu_forward(out.data(), inp.data(), inp.size());
   // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), by hand in double.
-  const std::vector<float> want = {-0.00363739f, -0.158808f, 0.0f, 0.345714f,
-                                   1.954598f};
+  const std::vector<float> want = {-0.00363739f, -0.158808f, 0.0f, 0.345714f, 1.954598f};
   EXPECT_TRUE(AllClose(out, want, 2e-5, 1e-6));
 }
 
@@ -123,8 +121,7 @@ SwigluRun RunSwiglu(bool fast, int N, int H, const std::vector<float>& inp,
                     const std::vector<float>& dout) {
   SwigluRun r{std::vector<float>(N * H), std::vector<float>(N * 2 * H, 0.5f)};
   (fast ? swiglu_forward : ref::swiglu_forward)(r.out.data(), inp.data(), N, H);
-  (fast ? swiglu_backward : ref::swiglu_backward)(r.dinp.data(), dout.data(),
-                                                  inp.data(), N, H);
+  (fast ? swiglu_backward : ref::swiglu_backward)(r.dinp.data(), dout.data(), inp.data(), N, H);
   return r;
 }
 
@@ -154,8 +151,7 @@ TEST(Swiglu, BackwardMatchesFiniteDifferences) {
   std::vector<float> out(N * H);
   for (bool fast : {true, false}) {
     std::vector<float> dinp(N * 2 * H, 0.0f);
-    (fast ? swiglu_backward : ref::swiglu_backward)(dinp.data(), w.data(),
-                                                    inp.data(), N, H);
+    (fast ? swiglu_backward : ref::swiglu_backward)(dinp.data(), w.data(), inp.data(), N, H);
     auto loss = [&] {
       ref::swiglu_forward(out.data(), inp.data(), N, H);
       return Dot(out, w);
@@ -184,6 +180,28 @@ TEST(Residual, ForwardAddsAndBackwardPassesTheGradientToBothInputs) {
   std::vector<float> x = a;
   residual_forward(x.data(), x.data(), b.data(), n);
   EXPECT_TRUE(BitwiseEqual(x, out));
+}
+
+TEST(Residual, IsDeterministicAndThreadCountInvariant) {
+  const size_t n = 100003;
+  const auto a = RandomVector(n, 17), b = RandomVector(n, 18);
+  const auto dout = RandomVector(n, 19);
+  std::vector<float> out[3], da[3], db[3];
+  const int threads[3] = {1, 1, 2};
+  for (int i = 0; i < 3; i++) {
+    out[i].resize(n);
+    da[i].assign(n, 0.25f);
+    db[i].assign(n, -0.25f);
+    WithThreads(threads[i], [&] {
+      residual_forward(out[i].data(), a.data(), b.data(), n);
+      residual_backward(da[i].data(), db[i].data(), dout.data(), n);
+    });
+  }
+  for (int i = 1; i < 3; i++) {
+    EXPECT_TRUE(BitwiseEqual(out[0], out[i]));
+    EXPECT_TRUE(BitwiseEqual(da[0], da[i]));
+    EXPECT_TRUE(BitwiseEqual(db[0], db[i]));
+  }
 }
 
 TEST(Residual, BackwardMatchesFiniteDifferences) {

@@ -1,7 +1,7 @@
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/trainer/ops_test_util.h"
 #include "trainer/ops.h"
@@ -23,16 +23,13 @@ struct AttnRun {
 AttnRun RunAttention(bool fast, const AttnCase& k, const std::vector<float>& qkv,
                      const std::vector<float>& dout) {
   const size_t BT = size_t(k.B) * k.T;
-  AttnRun r{std::vector<float>(BT * k.C),
-            std::vector<float>(size_t(k.B) * k.NH * k.T * k.T, -7.0f),
+  AttnRun r{std::vector<float>(BT * k.C), std::vector<float>(size_t(k.B) * k.NH * k.T * k.T, -7.0f),
             std::vector<float>(BT * 3 * k.C, 0.5f)};
   std::vector<float> scratch(size_t(k.B) * k.NH * k.T * k.T, NAN);
-  (fast ? attention_forward : ref::attention_forward)(r.out.data(), r.att.data(),
-                                                      qkv.data(), k.B, k.T, k.C,
-                                                      k.NH);
+  (fast ? attention_forward : ref::attention_forward)(r.out.data(), r.att.data(), qkv.data(), k.B,
+                                                      k.T, k.C, k.NH);
   (fast ? attention_backward : ref::attention_backward)(
-      r.dqkv.data(), scratch.data(), dout.data(), qkv.data(), r.att.data(), k.B,
-      k.T, k.C, k.NH);
+      r.dqkv.data(), scratch.data(), dout.data(), qkv.data(), r.att.data(), k.B, k.T, k.C, k.NH);
   return r;
 }
 
@@ -59,7 +56,9 @@ TEST_P(AttentionTest, ProbabilitiesAreCausalRowsSummingToOne) {
       const float* row = fast.att.data() + (size_t(bh) * k.T + t) * k.T;
       double sum = 0;
       for (int u = 0; u < k.T; u++) {
-        if (u > t) ASSERT_EQ(row[u], 0.0f) << "future position " << u << " at " << t;
+        if (u > t) {
+          ASSERT_EQ(row[u], 0.0f) << "future position " << u << " at " << t;
+        }
         sum += row[u];
       }
       ASSERT_NEAR(sum, 1.0, 1e-5);
@@ -88,12 +87,9 @@ TEST_P(AttentionTest, IsDeterministicAndThreadCountInvariant) {
 // width of the small GEMMs.
 INSTANTIATE_TEST_SUITE_P(Sizes, AttentionTest,
                          ::testing::Values(AttnCase{2, 7, 12, 3}, AttnCase{1, 1, 4, 1},
-                                           AttnCase{2, 70, 16, 2},
-                                           AttnCase{1, 130, 32, 4},
-                                           AttnCase{1, 67, 64, 2},
-                                           AttnCase{1, 37, 80, 2},
-                                           AttnCase{2, 20, 48, 2},
-                                           AttnCase{1, 66, 128, 2}));
+                                           AttnCase{2, 70, 16, 2}, AttnCase{1, 130, 32, 4},
+                                           AttnCase{1, 67, 64, 2}, AttnCase{1, 37, 80, 2},
+                                           AttnCase{2, 20, 48, 2}, AttnCase{1, 66, 128, 2}));
 
 TEST(AttentionGradient, BackwardMatchesFiniteDifferences) {
   const int B = 2, T = 4, C = 6, NH = 2;
@@ -102,10 +98,10 @@ TEST(AttentionGradient, BackwardMatchesFiniteDifferences) {
   std::vector<float> out(B * T * C), att(B * NH * T * T), scratch(B * NH * T * T);
   for (bool fast : {true, false}) {
     std::vector<float> dqkv(qkv.size(), 0.0f);
-    (fast ? attention_forward : ref::attention_forward)(out.data(), att.data(),
-                                                        qkv.data(), B, T, C, NH);
-    (fast ? attention_backward : ref::attention_backward)(
-        dqkv.data(), scratch.data(), w.data(), qkv.data(), att.data(), B, T, C, NH);
+    (fast ? attention_forward : ref::attention_forward)(out.data(), att.data(), qkv.data(), B, T, C,
+                                                        NH);
+    (fast ? attention_backward : ref::attention_backward)(dqkv.data(), scratch.data(), w.data(),
+                                                          qkv.data(), att.data(), B, T, C, NH);
     auto loss = [&] {
       ref::attention_forward(out.data(), att.data(), qkv.data(), B, T, C, NH);
       return Dot(out, w);

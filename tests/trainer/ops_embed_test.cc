@@ -1,6 +1,6 @@
-#include <vector>
-
 #include <gtest/gtest.h>
+
+#include <vector>
 
 #include "tests/trainer/ops_test_util.h"
 #include "trainer/ops.h"
@@ -23,13 +23,12 @@ struct EncoderRun {
 EncoderRun RunFast(const EncoderCase& k, const std::vector<int32_t>& tok,
                    const std::vector<float>& wte, const std::vector<float>& wpe,
                    const std::vector<float>& dout) {
-  EncoderRun r{std::vector<float>(k.B * k.T * k.C),
-               std::vector<float>(k.V * k.C, 0.5f),
+  EncoderRun r{std::vector<float>(k.B * k.T * k.C), std::vector<float>(k.V * k.C, 0.5f),
                std::vector<float>(k.T * k.C, -0.25f)};
-  encoder_forward(r.out.data(), tok.data(), wte.data(),
-                  k.learned_pos ? wpe.data() : nullptr, k.B, k.T, k.C);
-  encoder_backward(r.dwte.data(), k.learned_pos ? r.dwpe.data() : nullptr,
-                   dout.data(), tok.data(), k.B, k.T, k.C);
+  encoder_forward(r.out.data(), tok.data(), wte.data(), k.learned_pos ? wpe.data() : nullptr, k.B,
+                  k.T, k.C);
+  encoder_backward(r.dwte.data(), k.learned_pos ? r.dwpe.data() : nullptr, dout.data(), tok.data(),
+                   k.B, k.T, k.C);
   return r;
 }
 
@@ -43,13 +42,12 @@ TEST_P(EncoderTest, FastMatchesNaiveAndAccumulatesIntoGradients) {
   const auto wpe = RandomVector(k.T * k.C, 3);
   const auto dout = RandomVector(k.B * k.T * k.C, 4);
   const EncoderRun fast = RunFast(k, tok, wte, wpe, dout);
-  EncoderRun naive{std::vector<float>(k.B * k.T * k.C),
-                   std::vector<float>(k.V * k.C, 0.5f),
+  EncoderRun naive{std::vector<float>(k.B * k.T * k.C), std::vector<float>(k.V * k.C, 0.5f),
                    std::vector<float>(k.T * k.C, -0.25f)};
   ref::encoder_forward(naive.out.data(), tok.data(), wte.data(),
                        k.learned_pos ? wpe.data() : nullptr, k.B, k.T, k.C);
-  ref::encoder_backward(naive.dwte.data(), k.learned_pos ? naive.dwpe.data() : nullptr,
-                        dout.data(), tok.data(), k.B, k.T, k.C);
+  ref::encoder_backward(naive.dwte.data(), k.learned_pos ? naive.dwpe.data() : nullptr, dout.data(),
+                        tok.data(), k.B, k.T, k.C);
   EXPECT_TRUE(AllClose(fast.out, naive.out, 1e-6, 1e-6));
   EXPECT_TRUE(AllClose(fast.dwte, naive.dwte, 1e-5, 1e-5));
   EXPECT_TRUE(AllClose(fast.dwpe, naive.dwpe, 1e-5, 1e-5));

@@ -1,7 +1,7 @@
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/trainer/ops_test_util.h"
 #include "trainer/ops.h"
@@ -16,12 +16,11 @@ struct CeRun {
   std::vector<float> losses, dlogits;
 };
 
-CeRun RunCe(bool fast, const std::vector<float>& logits,
-            const std::vector<int32_t>& targets, float scale, int N, int V) {
+CeRun RunCe(bool fast, const std::vector<float>& logits, const std::vector<int32_t>& targets,
+            float scale, int N, int V) {
   CeRun r{std::vector<float>(N), std::vector<float>(size_t(N) * V, 123.0f)};
   (fast ? crossentropy_forward_backward : ref::crossentropy_forward_backward)(
-      r.losses.data(), r.dlogits.data(), logits.data(), targets.data(), scale, N,
-      V);
+      r.losses.data(), r.dlogits.data(), logits.data(), targets.data(), scale, N, V);
   return r;
 }
 
@@ -59,8 +58,7 @@ TEST(CrossEntropy, GradientMayOverwriteTheLogitsInPlace) {
   const auto targets = RandomTokens(N, 5, V);
   const CeRun r = RunCe(true, logits, targets, 0.5f, N, V);
   std::vector<float> buf = logits, losses(N);
-  crossentropy_forward_backward(losses.data(), buf.data(), buf.data(),
-                                targets.data(), 0.5f, N, V);
+  crossentropy_forward_backward(losses.data(), buf.data(), buf.data(), targets.data(), 0.5f, N, V);
   EXPECT_TRUE(BitwiseEqual(buf, r.dlogits));
   EXPECT_TRUE(BitwiseEqual(losses, r.losses));
 }
@@ -87,8 +85,8 @@ TEST(CrossEntropy, GradientMatchesFiniteDifferencesOfTheScaledLoss) {
   const auto targets = RandomTokens(N, 9, V);
   std::vector<float> losses(N);
   auto loss = [&] {
-    ref::crossentropy_forward_backward(losses.data(), nullptr, logits.data(),
-                                       targets.data(), 0.0f, N, V);
+    ref::crossentropy_forward_backward(losses.data(), nullptr, logits.data(), targets.data(), 0.0f,
+                                       N, V);
     double s = 0;
     for (float l : losses) s += scale * double(l);
     return s;
@@ -140,8 +138,7 @@ TEST(Softcap, BackwardMatchesFiniteDifferences) {
   for (bool fast : {true, false}) {
     std::vector<float> dinp(n, 0.0f);
     (fast ? softcap_forward : ref::softcap_forward)(out.data(), inp.data(), cap, n);
-    (fast ? softcap_backward : ref::softcap_backward)(dinp.data(), w.data(),
-                                                      out.data(), cap, n);
+    (fast ? softcap_backward : ref::softcap_backward)(dinp.data(), w.data(), out.data(), cap, n);
     auto loss = [&] {
       ref::softcap_forward(out.data(), inp.data(), cap, n);
       return Dot(out, w);

@@ -1,6 +1,6 @@
-#include <vector>
-
 #include <gtest/gtest.h>
+
+#include <vector>
 
 #include "tests/trainer/ops_test_util.h"
 #include "trainer/ops.h"
@@ -21,18 +21,15 @@ struct MatmulRun {
 };
 
 using Forward = void (*)(float*, const float*, const float*, int, int, int);
-using Backward = void (*)(float*, float*, const float*, const float*,
-                          const float*, int, int, int);
+using Backward = void (*)(float*, float*, const float*, const float*, const float*, int, int, int);
 
-MatmulRun RunMatmul(Forward fwd, Backward bwd, const MatmulCase& k,
-              const std::vector<float>& inp, const std::vector<float>& w,
-              const std::vector<float>& dout) {
+MatmulRun RunMatmul(Forward fwd, Backward bwd, const MatmulCase& k, const std::vector<float>& inp,
+                    const std::vector<float>& w, const std::vector<float>& dout) {
   // Gradients start non-zero to check that backward adds.
   MatmulRun r{std::vector<float>(k.N * k.M), std::vector<float>(k.N * k.K, 0.5f),
               std::vector<float>(k.K * k.M, -1.0f)};
   fwd(r.out.data(), inp.data(), w.data(), k.N, k.K, k.M);
-  bwd(r.dinp.data(), r.dw.data(), dout.data(), inp.data(), w.data(), k.N, k.K,
-      k.M);
+  bwd(r.dinp.data(), r.dw.data(), dout.data(), inp.data(), w.data(), k.N, k.K, k.M);
   return r;
 }
 
@@ -45,13 +42,11 @@ TEST_P(MatmulTest, FastMatchesNaiveForBothWeightLayouts) {
   const auto w = RandomVector(k.K * k.M, 2);
   const auto dout = RandomVector(k.N * k.M, 3);
   const MatmulRun fast = RunMatmul(matmul_forward, matmul_backward, k, inp, w, dout);
-  const MatmulRun naive =
-      RunMatmul(ref::matmul_forward, ref::matmul_backward, k, inp, w, dout);
+  const MatmulRun naive = RunMatmul(ref::matmul_forward, ref::matmul_backward, k, inp, w, dout);
   EXPECT_TRUE(AllClose(fast.out, naive.out, 1e-5, 1e-4));
   EXPECT_TRUE(AllClose(fast.dinp, naive.dinp, 1e-5, 1e-4));
   EXPECT_TRUE(AllClose(fast.dw, naive.dw, 1e-5, 1e-4));
-  const MatmulRun fast_t =
-      RunMatmul(matmul_wt_forward, matmul_wt_backward, k, inp, w, dout);
+  const MatmulRun fast_t = RunMatmul(matmul_wt_forward, matmul_wt_backward, k, inp, w, dout);
   const MatmulRun naive_t =
       RunMatmul(ref::matmul_wt_forward, ref::matmul_wt_backward, k, inp, w, dout);
   EXPECT_TRUE(AllClose(fast_t.out, naive_t.out, 1e-5, 1e-4));
@@ -65,17 +60,13 @@ TEST_P(MatmulTest, BackwardWithoutInputGradientStillAccumulatesWeights) {
   const auto w = RandomVector(k.K * k.M, 5);
   const auto dout = RandomVector(k.N * k.M, 6);
   std::vector<float> dw(k.K * k.M, 0.0f), dw_ref(k.K * k.M, 0.0f);
-  matmul_backward(nullptr, dw.data(), dout.data(), inp.data(), w.data(), k.N,
-                  k.K, k.M);
-  ref::matmul_backward(nullptr, dw_ref.data(), dout.data(), inp.data(),
-                       w.data(), k.N, k.K, k.M);
+  matmul_backward(nullptr, dw.data(), dout.data(), inp.data(), w.data(), k.N, k.K, k.M);
+  ref::matmul_backward(nullptr, dw_ref.data(), dout.data(), inp.data(), w.data(), k.N, k.K, k.M);
   EXPECT_TRUE(AllClose(dw, dw_ref, 1e-5, 1e-4));
   std::fill(dw.begin(), dw.end(), 0.0f);
   std::fill(dw_ref.begin(), dw_ref.end(), 0.0f);
-  matmul_wt_backward(nullptr, dw.data(), dout.data(), inp.data(), w.data(),
-                     k.N, k.K, k.M);
-  ref::matmul_wt_backward(nullptr, dw_ref.data(), dout.data(), inp.data(),
-                          w.data(), k.N, k.K, k.M);
+  matmul_wt_backward(nullptr, dw.data(), dout.data(), inp.data(), w.data(), k.N, k.K, k.M);
+  ref::matmul_wt_backward(nullptr, dw_ref.data(), dout.data(), inp.data(), w.data(), k.N, k.K, k.M);
   EXPECT_TRUE(AllClose(dw, dw_ref, 1e-5, 1e-4));
 }
 
@@ -100,10 +91,8 @@ TEST_P(MatmulTest, IsDeterministicAndThreadCountInvariant) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, MatmulTest,
-                         ::testing::Values(MatmulCase{7, 12, 5},
-                                           MatmulCase{1, 3, 1},
-                                           MatmulCase{37, 64, 45},
-                                           MatmulCase{256, 96, 288}));
+                         ::testing::Values(MatmulCase{7, 12, 5}, MatmulCase{1, 3, 1},
+                                           MatmulCase{37, 64, 45}, MatmulCase{256, 96, 288}));
 
 // Model-sized products, where OpenBLAS really splits the work across threads:
 // it splits rows/columns, never the K sum, so results must not change.
@@ -126,8 +115,7 @@ TEST(MatmulGradient, BackwardMatchesFiniteDifferences) {
   auto w = RandomVector(K * M, 11);
   const auto dout = RandomVector(N * M, 12);
   std::vector<float> out(N * M), dinp(N * K, 0.0f), dw(K * M, 0.0f);
-  matmul_backward(dinp.data(), dw.data(), dout.data(), inp.data(), w.data(), N,
-                  K, M);
+  matmul_backward(dinp.data(), dw.data(), dout.data(), inp.data(), w.data(), N, K, M);
   auto loss = [&] {
     ref::matmul_forward(out.data(), inp.data(), w.data(), N, K, M);
     return Dot(out, dout);
@@ -142,8 +130,7 @@ TEST(MatmulGradient, TiedHeadBackwardMatchesFiniteDifferences) {
   auto w = RandomVector(M * K, 14);
   const auto dout = RandomVector(N * M, 15);
   std::vector<float> out(N * M), dinp(N * K, 0.0f), dw(M * K, 0.0f);
-  matmul_wt_backward(dinp.data(), dw.data(), dout.data(), inp.data(), w.data(),
-                     N, K, M);
+  matmul_wt_backward(dinp.data(), dw.data(), dout.data(), inp.data(), w.data(), N, K, M);
   auto loss = [&] {
     ref::matmul_wt_forward(out.data(), inp.data(), w.data(), N, K, M);
     return Dot(out, dout);

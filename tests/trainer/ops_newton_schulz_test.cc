@@ -1,7 +1,7 @@
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/trainer/ops_test_util.h"
 #include "trainer/ops.h"
@@ -17,9 +17,7 @@ using namespace testing;
 std::vector<double> SingularValues(const std::vector<float>& x, int rows, int cols) {
   const bool wide = rows <= cols;
   const int m = wide ? rows : cols, n = wide ? cols : rows;
-  auto at = [&](int i, int k) {
-    return wide ? double(x[i * cols + k]) : double(x[k * cols + i]);
-  };
+  auto at = [&](int i, int k) { return wide ? double(x[i * cols + k]) : double(x[k * cols + i]); };
   std::vector<double> a(m * m);
   for (int i = 0; i < m; i++)
     for (int j = 0; j < m; j++) {
@@ -36,8 +34,7 @@ std::vector<double> SingularValues(const std::vector<float>& x, int rows, int co
       for (int q = p + 1; q < m; q++) {
         if (std::fabs(a[p * m + q]) < 1e-300) continue;
         const double theta = (a[q * m + q] - a[p * m + p]) / (2 * a[p * m + q]);
-        const double t = (theta >= 0 ? 1 : -1) /
-                         (std::fabs(theta) + std::sqrt(theta * theta + 1));
+        const double t = (theta >= 0 ? 1 : -1) / (std::fabs(theta) + std::sqrt(theta * theta + 1));
         const double c = 1 / std::sqrt(t * t + 1), s = t * c;
         for (int k = 0; k < m; k++) {  // rotate columns p, q
           const double akp = a[k * m + p], akq = a[k * m + q];

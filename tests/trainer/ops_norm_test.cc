@@ -1,6 +1,6 @@
-#include <vector>
-
 #include <gtest/gtest.h>
+
+#include <vector>
 
 #include "tests/trainer/ops_test_util.h"
 #include "trainer/ops.h"
@@ -27,16 +27,15 @@ struct LayerNormKernels {
 constexpr LayerNormKernels kFastLn{layernorm_forward, layernorm_backward};
 constexpr LayerNormKernels kRefLn{ref::layernorm_forward, ref::layernorm_backward};
 
-NormRun RunLayerNorm(const LayerNormKernels& k, const NormCase& s,
-                     const std::vector<float>& inp, const std::vector<float>& g,
-                     const std::vector<float>& b, const std::vector<float>& dout) {
-  NormRun r{std::vector<float>(s.N * s.C), std::vector<float>(s.N),
-            std::vector<float>(s.N), std::vector<float>(s.N * s.C, 0.5f),
+NormRun RunLayerNorm(const LayerNormKernels& k, const NormCase& s, const std::vector<float>& inp,
+                     const std::vector<float>& g, const std::vector<float>& b,
+                     const std::vector<float>& dout) {
+  NormRun r{std::vector<float>(s.N * s.C),  std::vector<float>(s.N),
+            std::vector<float>(s.N),        std::vector<float>(s.N * s.C, 0.5f),
             std::vector<float>(s.C, 0.25f), std::vector<float>(s.C, -0.5f)};
-  k.fwd(r.out.data(), r.mean.data(), r.rstd.data(), inp.data(), g.data(),
-        b.data(), s.N, s.C);
-  k.bwd(r.dinp.data(), r.dg.data(), r.db.data(), dout.data(), inp.data(),
-        g.data(), r.mean.data(), r.rstd.data(), s.N, s.C);
+  k.fwd(r.out.data(), r.mean.data(), r.rstd.data(), inp.data(), g.data(), b.data(), s.N, s.C);
+  k.bwd(r.dinp.data(), r.dg.data(), r.db.data(), dout.data(), inp.data(), g.data(), r.mean.data(),
+        r.rstd.data(), s.N, s.C);
   return r;
 }
 
@@ -47,15 +46,13 @@ struct RmsNormKernels {
 constexpr RmsNormKernels kFastRms{rmsnorm_forward, rmsnorm_backward};
 constexpr RmsNormKernels kRefRms{ref::rmsnorm_forward, ref::rmsnorm_backward};
 
-NormRun RunRmsNorm(const RmsNormKernels& k, const NormCase& s,
-                   const std::vector<float>& inp, const float* g,
-                   const std::vector<float>& dout) {
-  NormRun r{std::vector<float>(s.N * s.C), {}, std::vector<float>(s.N),
-            std::vector<float>(s.N * s.C, 0.5f), std::vector<float>(s.C, 0.25f),
-            {}};
+NormRun RunRmsNorm(const RmsNormKernels& k, const NormCase& s, const std::vector<float>& inp,
+                   const float* g, const std::vector<float>& dout) {
+  NormRun r{std::vector<float>(s.N * s.C),  {},
+            std::vector<float>(s.N),        std::vector<float>(s.N * s.C, 0.5f),
+            std::vector<float>(s.C, 0.25f), {}};
   k.fwd(r.out.data(), r.rstd.data(), inp.data(), g, s.N, s.C, kNormEps);
-  k.bwd(r.dinp.data(), r.dg.data(), dout.data(), inp.data(), g, r.rstd.data(),
-        s.N, s.C);
+  k.bwd(r.dinp.data(), r.dg.data(), dout.data(), inp.data(), g, r.rstd.data(), s.N, s.C);
   return r;
 }
 
@@ -118,8 +115,8 @@ TEST_P(NormTest, NormsAreDeterministicAndThreadCountInvariant) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, NormTest,
-                         ::testing::Values(NormCase{7, 12}, NormCase{1, 5},
-                                           NormCase{33, 37}, NormCase{64, 256}));
+                         ::testing::Values(NormCase{7, 12}, NormCase{1, 5}, NormCase{33, 37},
+                                           NormCase{64, 256}));
 
 TEST(NormGradient, LayerNormBackwardMatchesFiniteDifferences) {
   const int N = 3, C = 5;
@@ -131,11 +128,11 @@ TEST(NormGradient, LayerNormBackwardMatchesFiniteDifferences) {
   for (const LayerNormKernels* k : {&kFastLn, &kRefLn}) {
     std::vector<float> dinp(N * C, 0.0f), dg(C, 0.0f), db(C, 0.0f);
     k->fwd(out.data(), mean.data(), rstd.data(), inp.data(), g.data(), b.data(), N, C);
-    k->bwd(dinp.data(), dg.data(), db.data(), w.data(), inp.data(), g.data(),
-           mean.data(), rstd.data(), N, C);
+    k->bwd(dinp.data(), dg.data(), db.data(), w.data(), inp.data(), g.data(), mean.data(),
+           rstd.data(), N, C);
     auto loss = [&] {
-      ref::layernorm_forward(out.data(), mean.data(), rstd.data(), inp.data(),
-                             g.data(), b.data(), N, C);
+      ref::layernorm_forward(out.data(), mean.data(), rstd.data(), inp.data(), g.data(), b.data(),
+                             N, C);
       return Dot(out, w);
     };
     ExpectGradient(dinp, NumericalGradient(inp, loss), "layernorm dinp");
@@ -157,8 +154,8 @@ TEST(NormGradient, RmsNormBackwardMatchesFiniteDifferences) {
       k->fwd(out.data(), rstd.data(), inp.data(), gain, N, C, kNormEps);
       k->bwd(dinp.data(), dg.data(), w.data(), inp.data(), gain, rstd.data(), N, C);
       auto loss = [&] {
-        ref::rmsnorm_forward(out.data(), rstd.data(), inp.data(),
-                             with_gain ? g.data() : nullptr, N, C, kNormEps);
+        ref::rmsnorm_forward(out.data(), rstd.data(), inp.data(), with_gain ? g.data() : nullptr, N,
+                             C, kNormEps);
         return Dot(out, w);
       };
       ExpectGradient(dinp, NumericalGradient(inp, loss), "rmsnorm dinp");
@@ -181,12 +178,12 @@ TEST_P(QkNormTest, FastMatchesNaiveAndIsThreadCountInvariant) {
   const auto inp = RandomVector(n, 19, 3.0f);
   const auto dout = RandomVector(n, 20);
   auto run = [&](bool fast) {
-    NormRun r{std::vector<float>(n), {}, std::vector<float>(s.B * s.T * 2 * s.NH),
+    NormRun r{std::vector<float>(n),       {}, std::vector<float>(s.B * s.T * 2 * s.NH),
               std::vector<float>(n, 0.5f), {}, {}};
-    (fast ? qknorm_forward : ref::qknorm_forward)(r.out.data(), r.rstd.data(),
-                                                  inp.data(), s.B, s.T, s.C, s.NH);
-    (fast ? qknorm_backward : ref::qknorm_backward)(
-        r.dinp.data(), dout.data(), inp.data(), r.rstd.data(), s.B, s.T, s.C, s.NH);
+    (fast ? qknorm_forward : ref::qknorm_forward)(r.out.data(), r.rstd.data(), inp.data(), s.B, s.T,
+                                                  s.C, s.NH);
+    (fast ? qknorm_backward : ref::qknorm_backward)(r.dinp.data(), dout.data(), inp.data(),
+                                                    r.rstd.data(), s.B, s.T, s.C, s.NH);
     return r;
   };
   const NormRun naive = run(false);
@@ -220,11 +217,9 @@ TEST(QkNormGradient, BackwardMatchesFiniteDifferences) {
   std::vector<float> out(n), rstd(B * T * 2 * NH);
   for (bool fast : {true, false}) {
     std::vector<float> dinp(n, 0.0f);
-    (fast ? qknorm_forward : ref::qknorm_forward)(out.data(), rstd.data(),
-                                                  inp.data(), B, T, C, NH);
-    (fast ? qknorm_backward : ref::qknorm_backward)(dinp.data(), w.data(),
-                                                    inp.data(), rstd.data(), B,
-                                                    T, C, NH);
+    (fast ? qknorm_forward : ref::qknorm_forward)(out.data(), rstd.data(), inp.data(), B, T, C, NH);
+    (fast ? qknorm_backward : ref::qknorm_backward)(dinp.data(), w.data(), inp.data(), rstd.data(),
+                                                    B, T, C, NH);
     auto loss = [&] {
       ref::qknorm_forward(out.data(), rstd.data(), inp.data(), B, T, C, NH);
       return Dot(out, w);

@@ -1,7 +1,7 @@
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/trainer/ops_test_util.h"
 #include "trainer/ops.h"
@@ -52,12 +52,10 @@ TEST_P(RopeTest, FastMatchesNaiveInPlaceAndThreadCountInvariant) {
   auto run = [&](bool fast, std::vector<float>& out, std::vector<float>& dinp) {
     out.assign(n, 0.0f);
     dinp.assign(n, 0.5f);
-    (fast ? rope_forward : ref::rope_forward)(out.data(), inp.data(),
-                                              tab.cos.data(), tab.sin.data(),
-                                              k.B, k.T, k.C, k.NH);
-    (fast ? rope_backward : ref::rope_backward)(dinp.data(), dout.data(),
-                                                tab.cos.data(), tab.sin.data(),
-                                                k.B, k.T, k.C, k.NH);
+    (fast ? rope_forward : ref::rope_forward)(out.data(), inp.data(), tab.cos.data(),
+                                              tab.sin.data(), k.B, k.T, k.C, k.NH);
+    (fast ? rope_backward : ref::rope_backward)(dinp.data(), dout.data(), tab.cos.data(),
+                                                tab.sin.data(), k.B, k.T, k.C, k.NH);
   };
   std::vector<float> out_ref, dinp_ref, out[3], dinp[3];
   run(false, out_ref, dinp_ref);
@@ -72,8 +70,8 @@ TEST_P(RopeTest, FastMatchesNaiveInPlaceAndThreadCountInvariant) {
     EXPECT_TRUE(BitwiseEqual(dinp[0], dinp[i]));
   }
   std::vector<float> in_place = inp;
-  rope_forward(in_place.data(), in_place.data(), tab.cos.data(), tab.sin.data(),
-               k.B, k.T, k.C, k.NH);
+  rope_forward(in_place.data(), in_place.data(), tab.cos.data(), tab.sin.data(), k.B, k.T, k.C,
+               k.NH);
   EXPECT_TRUE(BitwiseEqual(in_place, out[0]));
   // A rotation keeps each head's norm; v is untouched.
   for (int bt = 0; bt < k.B * k.T; bt++) {
@@ -105,12 +103,10 @@ TEST(RopeGradient, BackwardMatchesFiniteDifferences) {
   std::vector<float> out(n);
   for (bool fast : {true, false}) {
     std::vector<float> dinp(n, 0.0f);
-    (fast ? rope_backward : ref::rope_backward)(dinp.data(), w.data(),
-                                                tab.cos.data(), tab.sin.data(),
-                                                B, T, C, NH);
+    (fast ? rope_backward : ref::rope_backward)(dinp.data(), w.data(), tab.cos.data(),
+                                                tab.sin.data(), B, T, C, NH);
     auto loss = [&] {
-      ref::rope_forward(out.data(), inp.data(), tab.cos.data(), tab.sin.data(),
-                        B, T, C, NH);
+      ref::rope_forward(out.data(), inp.data(), tab.cos.data(), tab.sin.data(), B, T, C, NH);
       return Dot(out, w);
     };
     ExpectGradient(dinp, NumericalGradient(inp, loss), "rope dinp");

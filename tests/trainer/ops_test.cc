@@ -1,9 +1,9 @@
 // Tests of the test helpers themselves and of the vectorized math functions
 // the kernels rely on.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/trainer/ops_test_util.h"
 #include "trainer/ops_math.h"
@@ -77,8 +77,7 @@ TEST(OpsFastMath, FastTanhIsWithinAFewUlpOfTanhAndSaturates) {
     const float x = -12.0f + 24.0f * i / 200000;
     const double want = std::tanh(double(x));
     if (want == 0) continue;
-    worst_rel = std::max(worst_rel,
-                         std::fabs(internal::FastTanh(x) - want) / std::fabs(want));
+    worst_rel = std::max(worst_rel, std::fabs(internal::FastTanh(x) - want) / std::fabs(want));
   }
   EXPECT_LT(worst_rel, 1e-6);
   EXPECT_FLOAT_EQ(internal::FastTanh(50.0f), 1.0f);

@@ -3,6 +3,7 @@
 // must be able to fail, and a thread-count switch.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -14,12 +15,9 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 namespace ratchet::train::testing {
 
-inline std::vector<float> RandomVector(size_t n, uint32_t seed,
-                                       float scale = 1.0f) {
+inline std::vector<float> RandomVector(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> dist(0.0f, scale);
   std::vector<float> v(n);
@@ -38,11 +36,10 @@ inline std::vector<int32_t> RandomTokens(size_t n, uint32_t seed, int V) {
 // Passes when every |actual - expected| <= atol + rtol * |expected|; on
 // failure names the worst element.
 inline ::testing::AssertionResult AllClose(const std::vector<float>& actual,
-                                           const std::vector<float>& expected,
-                                           double rtol, double atol) {
+                                           const std::vector<float>& expected, double rtol,
+                                           double atol) {
   if (actual.size() != expected.size()) {
-    return ::testing::AssertionFailure()
-           << "size " << actual.size() << " vs " << expected.size();
+    return ::testing::AssertionFailure() << "size " << actual.size() << " vs " << expected.size();
   }
   double worst = 0.0;
   size_t worst_i = 0;
@@ -56,8 +53,8 @@ inline ::testing::AssertionResult AllClose(const std::vector<float>& actual,
   }
   if (worst > 0.0) {
     return ::testing::AssertionFailure()
-           << "element " << worst_i << ": " << actual[worst_i] << " vs "
-           << expected[worst_i] << " (rtol " << rtol << ", atol " << atol << ")";
+           << "element " << worst_i << ": " << actual[worst_i] << " vs " << expected[worst_i]
+           << " (rtol " << rtol << ", atol " << atol << ")";
   }
   return ::testing::AssertionSuccess();
 }
@@ -67,8 +64,7 @@ inline ::testing::AssertionResult BitwiseEqual(const std::vector<float>& a,
   if (a.size() != b.size()) return ::testing::AssertionFailure() << "sizes differ";
   for (size_t i = 0; i < a.size(); i++) {
     if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) {
-      return ::testing::AssertionFailure()
-             << "element " << i << ": " << a[i] << " vs " << b[i];
+      return ::testing::AssertionFailure() << "element " << i << ": " << a[i] << " vs " << b[i];
     }
   }
   return ::testing::AssertionSuccess();
@@ -95,9 +91,8 @@ inline std::vector<double> NumericalGradient(std::vector<float>& x,
 
 // Gradient agreement: max |analytic - numeric| <= tol * max(|numeric|), i.e.
 // the error relative to the gradient's own scale.
-inline ::testing::AssertionResult GradientMatches(
-    const std::vector<float>& analytic, const std::vector<double>& numeric,
-    double tol) {
+inline ::testing::AssertionResult GradientMatches(const std::vector<float>& analytic,
+                                                  const std::vector<double>& numeric, double tol) {
   double scale = 1e-12, worst = 0.0;
   size_t worst_i = 0;
   for (double g : numeric) scale = std::max(scale, std::fabs(g));
@@ -110,9 +105,8 @@ inline ::testing::AssertionResult GradientMatches(
   }
   if (worst > tol * scale) {
     return ::testing::AssertionFailure()
-           << "element " << worst_i << ": analytic " << analytic[worst_i]
-           << " vs numeric " << numeric[worst_i] << " (gradient scale "
-           << scale << ", tol " << tol << ")";
+           << "element " << worst_i << ": analytic " << analytic[worst_i] << " vs numeric "
+           << numeric[worst_i] << " (gradient scale " << scale << ", tol " << tol << ")";
   }
   return ::testing::AssertionSuccess();
 }
@@ -124,8 +118,7 @@ constexpr double kGradTol = 3e-3;
 // Asserts that `analytic` matches `numeric`, and that the same check rejects
 // the analytic gradient once one element is pushed off by 2% of the scale:
 // proof, per op, that the check can fail.
-inline void ExpectGradient(const std::vector<float>& analytic,
-                           const std::vector<double>& numeric,
+inline void ExpectGradient(const std::vector<float>& analytic, const std::vector<double>& numeric,
                            const std::string& what) {
   EXPECT_TRUE(GradientMatches(analytic, numeric, kGradTol)) << what;
   double scale = 0.0;
