@@ -169,7 +169,7 @@ json RunKbench(const KbenchOptions& options) {
 
   const std::string key(type->MetricKey());
   json bench = json::array();
-  std::vector<double> rates, blas_rates;
+  std::vector<double> rates, blas_rates, cpu_rates, blas_cpu_rates;
   double worst_spread = 0;
   for (size_t i = 0; i < problems.size(); ++i) {
     const Stats& s = timed.problems[i].stats;
@@ -181,10 +181,20 @@ json RunKbench(const KbenchOptions& options) {
                 {"median_seconds", Round(s.median)},
                 {"spread", Round(s.spread)},
                 {"samples", s.samples}};
+    const Stats& cpu = timed.problems[i].cpu_stats;
+    if (cpu.samples > 0 && cpu.median > 0) {
+      cpu_rates.push_back(type->Work(problems[i]) / cpu.median / 1e9);
+      row[key + "_cpu"] = Round(cpu_rates.back());
+    }
     if (with_blas && blas.ok) {
       const double blas_rate = type->Work(problems[i]) / blas.problems[i].stats.median / 1e9;
       blas_rates.push_back(blas_rate);
       row["blas_" + key] = Round(blas_rate);
+      const Stats& blas_cpu = blas.problems[i].cpu_stats;
+      if (blas_cpu.samples > 0 && blas_cpu.median > 0) {
+        blas_cpu_rates.push_back(type->Work(problems[i]) / blas_cpu.median / 1e9);
+        row["blas_" + key + "_cpu"] = Round(blas_cpu_rates.back());
+      }
     }
     bench.push_back(row);
   }
@@ -195,6 +205,16 @@ json RunKbench(const KbenchOptions& options) {
   if (!blas_rates.empty()) {
     report["blas_" + key] = Round(GeometricMean(blas_rates));
     report["ratio_to_blas"] = Round(GeometricMean(rates) / GeometricMean(blas_rates));
+  }
+  // CPU-time rates: steadier than wall time on a shared machine (see
+  // kbench.h), present only when every problem has them.
+  if (cpu_rates.size() == problems.size()) {
+    report[key + "_cpu"] = Round(GeometricMean(cpu_rates));
+    if (blas_cpu_rates.size() == problems.size()) {
+      report["blas_" + key + "_cpu"] = Round(GeometricMean(blas_cpu_rates));
+      report["cpu_ratio_to_blas"] =
+          Round(GeometricMean(cpu_rates) / GeometricMean(blas_cpu_rates));
+    }
   }
   report["seconds"] =
       Round(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

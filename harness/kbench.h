@@ -15,7 +15,14 @@
 //
 // The metric ("gflops" or "gbps": geometric mean over the bench problems) is
 // present only when "correct" is true, so an incorrect kernel can never be
-// accepted by a ratchet; a failing one carries "error": one line. Also:
+// accepted by a ratchet; a failing one carries "error": one line. So are
+// "gflops_cpu" / "gbps_cpu" (and per shape, and "blas_gflops_cpu",
+// "cpu_ratio_to_blas"): the same rates from the CPU time the timing child
+// used per call instead of wall time. Time spent descheduled while other
+// processes run is not counted, so on a busy shared machine they vary far
+// less than the wall-time rates; with --threads 1 they are the kernel's
+// speed, with more threads they are work per CPU-second (idle-spinning
+// threads count), not wall speed. Also:
 // "compile_seconds", "loadavg" (the 1-minute load: timings on a busy machine
 // are slow and noisy), "quick" when set.
 //

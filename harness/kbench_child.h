@@ -49,6 +49,7 @@ enum RecordTag : uint32_t {
   kRecordError = 1,    // payload: one line of text (the child could not start).
   kRecordOutput = 2,   // index: case; payload: OutputHeader then the floats.
   kRecordSamples = 3,  // index: bench problem; payload: doubles (seconds per call).
+  kRecordCpuSamples = 4,  // index: bench problem; payload: doubles (CPU seconds per call).
 };
 struct OutputHeader {
   uint32_t call = 0;   // 0 for the first call of a case.

@@ -1,6 +1,7 @@
 #include "harness/kbench_timing.h"
 
 #include <dlfcn.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -46,9 +47,13 @@ int ChildBody(int fd, const KernelType& type, const std::vector<Problem>& proble
       for (const Floats& v : inputs[i]) FlushFromCaches(v.data(), v.size() * sizeof(float));
       FlushFromCaches(out.data(), out.size() * sizeof(float));
     };
-    const std::vector<double> samples = Sample([&] { caller(p, in, out.data()); }, flush, options);
+    std::vector<double> cpu;
+    const std::vector<double> samples =
+        Sample([&] { caller(p, in, out.data()); }, flush, options, &cpu);
     if (!WriteRecord(fd, kRecordSamples, static_cast<uint32_t>(i), samples.data(),
-                     samples.size() * sizeof(double))) {
+                     samples.size() * sizeof(double)) ||
+        !WriteRecord(fd, kRecordCpuSamples, static_cast<uint32_t>(i), cpu.data(),
+                     cpu.size() * sizeof(double))) {
       return 5;
     }
     if (keep_outputs && !WriteRecord(fd, kRecordOutput, static_cast<uint32_t>(i), out.data(),
@@ -80,8 +85,14 @@ Stats Summarize(std::vector<double> seconds) {
   return s;
 }
 
+double ProcessCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 std::vector<double> Sample(const std::function<void()>& call, const std::function<void()>& flush,
-                           const TimingOptions& options) {
+                           const TimingOptions& options, std::vector<double>* cpu_seconds) {
   // Warm-up: page faults, lazy binding, thread pools, frequency ramp.
   const Clock::time_point warm_start = Clock::now();
   do {
@@ -96,9 +107,11 @@ std::vector<double> Sample(const std::function<void()>& call, const std::functio
     const bool too_slow = samples.size() >= 2 && total >= options.max_seconds;
     if (enough || too_slow) break;
     if (options.flush_caches && flush) flush();
+    const double cpu_start = cpu_seconds ? ProcessCpuSeconds() : 0;
     const Clock::time_point start = Clock::now();
     call();
     const double s = Seconds(start, Clock::now());
+    if (cpu_seconds) cpu_seconds->push_back(ProcessCpuSeconds() - cpu_start);
     samples.push_back(s);
     total += s;
   }
@@ -136,6 +149,10 @@ TimingResult TimeInChild(const KernelType& type, const std::vector<Problem>& pro
       std::memcpy(samples.data(), r.payload.data(), samples.size() * sizeof(double));
       result.problems[r.index].stats = Summarize(samples);
       timed[r.index] = true;
+    } else if (r.tag == kRecordCpuSamples && r.payload.size() >= sizeof(double)) {
+      std::vector<double> samples(r.payload.size() / sizeof(double));
+      std::memcpy(samples.data(), r.payload.data(), samples.size() * sizeof(double));
+      result.problems[r.index].cpu_stats = Summarize(samples);
     } else if (r.tag == kRecordOutput &&
                r.payload.size() == type.OutputSize(problems[r.index]) * sizeof(float)) {
       Floats& out = result.problems[r.index].output;

@@ -40,9 +40,17 @@ struct Stats {
 Stats Summarize(std::vector<double> seconds);
 
 // Takes samples of call() per the options; flush() (may be empty) runs,
-// untimed, before each sample when options.flush_caches.
+// untimed, before each sample when options.flush_caches. Returns wall
+// seconds per call; `cpu_seconds`, when given, receives the CPU seconds the
+// process spent in each call (all its threads): on a shared machine time
+// spent descheduled is not the kernel's, so a single-threaded kernel's CPU
+// time is a steadier measure of its speed than wall time.
 std::vector<double> Sample(const std::function<void()>& call, const std::function<void()>& flush,
-                           const TimingOptions& options);
+                           const TimingOptions& options,
+                           std::vector<double>* cpu_seconds = nullptr);
+
+// CPU seconds used by this process so far (all threads).
+double ProcessCpuSeconds();
 
 // Evicts [p, p + bytes) from every cache level (clflush where available).
 void FlushFromCaches(const void* p, size_t bytes);
@@ -53,7 +61,8 @@ using Caller = std::function<void(const Problem&, const std::vector<const float*
 using CallerFactory = std::function<Caller(std::string* error)>;
 
 struct ProblemTiming {
-  Stats stats;
+  Stats stats;      // Wall time per call.
+  Stats cpu_stats;  // CPU time per call (all threads of the timing child).
   Floats output;  // What the last call wrote (to be checked by the parent).
 };
 

@@ -1,5 +1,7 @@
 #include "ratchet/proposer.h"
 
+#include "ratchet/proposer_command.h"
+#include "ratchet/proposer_openai.h"
 #include "ratchet/search_proposer.h"
 
 namespace ratchet {
@@ -8,6 +10,10 @@ std::unique_ptr<Proposer> MakeProposer(const Spec& spec) {
   const std::string& kind = spec.proposer.kind;
   if (kind == "random") return MakeRandomProposer(spec);
   if (kind == "local") return MakeLocalProposer(spec);
+  if (kind == "evolution") return MakeEvolutionProposer(spec);
+  if (kind == "tpe") return MakeTpeProposer(spec);
+  if (kind == "command") return MakeCommandProposer(spec);
+  if (kind == "openai") return MakeOpenAiProposer(spec);
   throw Error(spec.path.string() + ": proposer.kind: unknown kind \"" + kind + "\"");
 }
 

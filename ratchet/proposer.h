@@ -1,11 +1,13 @@
 // Proposers: given the spec, the run's history and the best state, make one
 // mutation in the candidate's worktree and describe it in one line. Kinds:
-// `random` and `local` (search proposers over the spec's search space, see
-// search_proposer.h); issue 4 adds evolution, tpe, command and openai behind
-// the same interface. A proposer is built once per run (MakeProposer) and
-// asked once per experiment; all of its randomness comes from
-// ProposalContext.seed, so the same experiment proposes the same mutation
-// after a resume.
+// `random`, `local`, `evolution` and `tpe` (search proposers over the spec's
+// search space, see search_proposer.h), `command` (an agent CLI edits the
+// worktree, proposer_command.h) and `openai` (an OpenAI-compatible chat
+// endpoint answers with parameters, a diff or files, proposer_openai.h). A
+// proposer is built once per run (MakeProposer) and asked once per
+// experiment; all of its randomness comes from ProposalContext.seed, so the
+// same experiment proposes the same mutation after a resume (agents and LLMs
+// get the seed too, but may not honour it).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +30,7 @@ struct HistoryEntry {
   std::optional<double> metric;  // none unless measured
   nlohmann::json params;         // the config it ran with (search proposers), else null
   std::string description;
+  std::string reason;            // why it failed / how it was decided, one line ("" if none)
 };
 
 struct ProposalContext {
@@ -38,11 +41,21 @@ struct ProposalContext {
   nlohmann::json best_params;      // config of the best commit
   std::vector<HistoryEntry> history;  // all experiments of the run so far, oldest first
   std::optional<double> best_metric;
+  // Experiments of earlier runs of the same spec on the same hardware
+  // (`ratchet run --warm-start`), oldest first; proposers that learn from
+  // measurements (tpe, evolution) use them as extra evidence. Empty otherwise.
+  std::vector<HistoryEntry> prior;
 };
 
 struct Proposal {
   std::string description;  // one line, e.g. "lr 0.003 -> 0.0045, n_layer 4 -> 6"
   nlohmann::json params;    // the full new config (search proposers), else null
+  // Agent and LLM proposers: what was asked and what came back, stored with
+  // the experiment so `ratchet show N` can print them. "" for search proposers.
+  std::string prompt, reply;
+  // Things worth a line in the run's event log (e.g. "local: plateau after 10
+  // experiments without an accepted change; step 0.1 -> 0.2").
+  std::vector<std::string> notes;
 };
 
 // This experiment could not get a mutation (an agent that produced garbage,
@@ -52,6 +65,15 @@ struct Proposal {
 class ProposalError : public Error {
  public:
   using Error::Error;
+  // With the prompt and the (bad) reply, so they are stored with the invalid
+  // experiment too.
+  ProposalError(const std::string& message, std::string prompt, std::string reply)
+      : Error(message), prompt_(std::move(prompt)), reply_(std::move(reply)) {}
+  const std::string& prompt() const { return prompt_; }
+  const std::string& reply() const { return reply_; }
+
+ private:
+  std::string prompt_, reply_;
 };
 
 class Proposer {

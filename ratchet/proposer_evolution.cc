@@ -4,8 +4,8 @@
 // the uniform crossover of two parents picked by binary tournament, then each
 // active parameter is mutated with probability 1/n (at least one when the
 // child would repeat a measured configuration) by a step of `step` × range,
-// widened on plateaus as for `local`. With fewer than two members it mutates
-// the best.
+// widened on plateaus as for `local`. Until `population` configurations
+// are measured it draws random ones (the first generation).
 #include <algorithm>
 #include <cmath>
 
@@ -45,6 +45,17 @@ class EvolutionProposer : public SearchProposer {
     }
 
     nlohmann::json child = current;
+    // The first generation: random individuals until the population is full
+    // (mutating only the baseline would search a small corner of the space).
+    int n_measured = 0;
+    for (const Observation& o : all) n_measured += o.failed ? 0 : 1;
+    if (n_measured < population_) {
+      for (const Param* p : space_.AssignmentOrder()) {
+        nlohmann::json value = SampleValue(*p, rng);
+        if (space_.IsActive(*p, child)) SetPath(child, p->name, value);
+      }
+      return child;
+    }
     if (population.size() >= 2) {
       // Binary tournament: population is sorted best first except `current`
       // at 0, which is the ratchet's best and wins ties.
@@ -97,6 +108,10 @@ class EvolutionProposer : public SearchProposer {
     }
     RestoreInactive(space_, current, child);
     return child;
+  }
+
+  std::string Note(const ProposalContext& ctx) const override {
+    return Plateau(kind_, ctx.history, plateau_, step_).note;
   }
 
  private:

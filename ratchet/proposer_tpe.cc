@@ -109,7 +109,8 @@ double NumericEstimator::LogPdf(double x) const {
     double s = sigmas[k];
     double z = (x - mus[k]) / s;
     double mass = NormalCdf((high - mus[k]) / s) - NormalCdf((low - mus[k]) / s);
-    double log_pdf = -0.5 * z * z - std::log(s * std::sqrt(2 * M_PI)) - std::log(mass);
+    double log_pdf = -0.5 * z * z - std::log((width_weighted ? 1.0 : s) * std::sqrt(2 * M_PI)) -
+                     std::log(mass);
     terms.push_back(std::log(weights[k]) + log_pdf);
   }
   return LogSumExp(terms);
@@ -192,7 +193,8 @@ class TpeProposer : public SearchProposer {
   explicit TpeProposer(const Spec& spec)
       : SearchProposer(spec),
         startup_(spec.proposer.options.value("startup", 10)),
-        candidates_(spec.proposer.options.value("candidates", 24)) {}
+        candidates_(spec.proposer.options.value("candidates", 24)),
+        normalized_(spec.proposer.options.value("normalized_kernels", false)) {}
 
  protected:
   nlohmann::json Mutate(const ProposalContext& ctx, const nlohmann::json& current,
@@ -286,6 +288,7 @@ class TpeProposer : public SearchProposer {
     for (const nlohmann::json* v : bad) b.push_back(internal(v));
     tpe::NumericEstimator l = tpe::FitNumeric(g, wg, s.low, s.high);
     tpe::NumericEstimator gx = tpe::FitNumeric(b, wb, s.low, s.high);
+    l.width_weighted = gx.width_weighted = !normalized_;
     auto external = [&](double x) -> nlohmann::json {
       double v = s.log ? std::exp(x) : x;
       if (p.type == Param::Type::kInt) {
@@ -307,6 +310,7 @@ class TpeProposer : public SearchProposer {
 
   const int startup_;
   const int candidates_;
+  const bool normalized_;
 };
 
 }  // namespace

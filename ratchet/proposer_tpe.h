@@ -29,10 +29,18 @@ std::vector<double> DefaultWeights(int n);
 
 // A mixture of normal kernels truncated to [low, high]: one per observation
 // plus the prior kernel (mean the middle, sigma the whole range, weight 1).
+//
+// width_weighted (the default, as Optuna 3.1's _truncnorm.logpdf computes
+// it): each kernel's density is taken without its 1/sigma factor, so wide
+// kernels count more than narrow ones and the "density" integrates to the
+// weighted mean sigma instead of 1. On the toy this explores better than the
+// normalised mixture (bench/RESULTS.md, "Proposers"); the spec key
+// proposer.normalized_kernels = true selects the normalised one.
 struct NumericEstimator {
   double low = 0, high = 1;
   std::vector<double> weights;  // sum to 1; the prior's is last
   std::vector<double> mus, sigmas;
+  bool width_weighted = true;
 
   double LogPdf(double x) const;
   double Sample(std::mt19937_64& rng) const;

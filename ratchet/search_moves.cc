@@ -79,12 +79,20 @@ std::vector<Observation> Observations(const ProposalContext& ctx, bool include_p
                                       const nlohmann::json& baseline_params) {
   const bool maximize = ctx.spec.metric.goal == MetricSpec::Goal::kMaximize;
   std::vector<Observation> out;
+  // The baseline is recorded without params; `baseline_params` (the
+  // worktree's config) are its params only while it is still the best.
+  bool baseline_is_best = true;
+  for (const HistoryEntry& e : ctx.history) {
+    if (e.seq > 0 && e.status == "accepted") baseline_is_best = false;
+  }
   auto add = [&](const HistoryEntry& e, bool prior) {
     Observation o;
     o.seq = e.seq;
     o.prior = prior;
     o.params = e.params;
-    if (e.seq == 0 && (!o.params.is_object() || o.params.empty())) o.params = baseline_params;
+    if (e.seq == 0 && !prior && baseline_is_best && (!o.params.is_object() || o.params.empty())) {
+      o.params = baseline_params;
+    }
     if (!o.params.is_object() || o.params.empty()) return;
     if (e.status == "crashed" || e.status == "timeout") {
       o.failed = true;

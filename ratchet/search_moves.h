@@ -43,7 +43,8 @@ struct Observation {
 // were measured (accepted, rejected with a metric) or failed (crashed,
 // timeout), oldest first. Invalid, duplicate and interrupted experiments say
 // nothing about their config and are left out. The baseline (recorded
-// without params) gets `baseline_params` when those are an object.
+// without params) gets `baseline_params` (the worktree's config) while no
+// later experiment was accepted, and is left out afterwards.
 std::vector<Observation> Observations(const ProposalContext& ctx, bool include_prior,
                                       const nlohmann::json& baseline_params);
 

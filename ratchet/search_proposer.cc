@@ -101,7 +101,11 @@ Proposal SearchProposer::Propose(const ProposalContext& ctx) {
     SetPath(params, p->name, *b);
   }
   WriteFileFresh(file, ordered.dump(2) + "\n");
-  return Proposal{description, params};
+  Proposal proposal;
+  proposal.description = description;
+  proposal.params = params;
+  if (std::string note = Note(ctx); !note.empty()) proposal.notes.push_back(note);
+  return proposal;
 }
 
 }  // namespace ratchet

@@ -1,5 +1,4 @@
-// The common frame of every search proposer (random, local; issue 4 adds
-// evolution and tpe): read proposer.config from the worktree, let the
+// The common frame of every search proposer (random, local, evolution, tpe): read proposer.config from the worktree, let the
 // strategy pick new values for parameters of the search space, retry until
 // the config really changes, write only the changed keys back (2-space JSON,
 // key order kept, trailing newline, so the diff shows just those lines) and
@@ -33,6 +32,10 @@ class SearchProposer : public Proposer {
   virtual nlohmann::json Mutate(const ProposalContext& ctx, const nlohmann::json& current,
                                 std::mt19937_64& rng) = 0;
 
+  // A line for the run's event log about this proposal (Proposal::notes),
+  // e.g. that a plateau widened the step; "" for none.
+  virtual std::string Note(const ProposalContext&) const { return ""; }
+
   const std::string kind_;
   const std::string config_;  // proposer.config, workspace-relative
   const SearchSpace space_;
@@ -53,5 +56,7 @@ std::string DescribeChanges(const SearchSpace& space, const nlohmann::json& befo
 
 std::unique_ptr<Proposer> MakeRandomProposer(const Spec& spec);
 std::unique_ptr<Proposer> MakeLocalProposer(const Spec& spec);
+std::unique_ptr<Proposer> MakeEvolutionProposer(const Spec& spec);  // proposer_evolution.cc
+std::unique_ptr<Proposer> MakeTpeProposer(const Spec& spec);        // proposer_tpe.cc
 
 }  // namespace ratchet

@@ -49,6 +49,12 @@ const std::vector<ProposerKind>& ProposerKinds() {
   static const std::vector<ProposerKind> kinds = {
       {"random", true, {}},
       {"local", true, {"step"}},
+      {"evolution", true, {"step", "population"}},
+      {"tpe", true, {"startup", "candidates", "normalized_kernels"}},
+      {"command", false, {"argv", "timeout_seconds", "program", "history"}},
+      {"openai", false,
+       {"model", "base_url", "api_key_env", "timeout_seconds", "retries", "retry_delay_seconds",
+        "temperature", "max_tokens", "system", "program", "history"}},
   };
   return kinds;
 }
@@ -452,6 +458,65 @@ AcceptanceSpec ParseAcceptance(const Checker& c, const OJson& json) {
   return a;
 }
 
+// The keys of the kinds added by issue 4 (evolution, tpe, command, openai);
+// each proposer reads its own from ProposerSpec::options.
+void ParseProposerKindKeys(const Checker& c, const Object& o, const std::string& kind) {
+  if (auto v = o.Find("population")) c.IntegerAtLeast(*v, o.Path("population"), 2);
+  if (auto v = o.Find("startup")) c.IntegerAtLeast(*v, o.Path("startup"), 1);
+  if (auto v = o.Find("candidates")) c.IntegerAtLeast(*v, o.Path("candidates"), 1);
+  if (auto v = o.Find("normalized_kernels")) c.Bool(*v, o.Path("normalized_kernels"));
+  if (auto v = o.Find("timeout_seconds")) c.Positive(*v, o.Path("timeout_seconds"));
+  if (auto v = o.Find("program")) c.RelativePath(*v, o.Path("program"));
+  if (auto v = o.Find("history")) c.IntegerAtLeast(*v, o.Path("history"), 0);
+  if (kind == "command") {
+    // The agent's argv: its own placeholders, substituted per argument.
+    static const std::set<std::string> kAgentPlaceholders = {"prompt_file", "workspace", "seed",
+                                                             "seq"};
+    const OJson& argv = o.Required("argv");
+    std::vector<std::string> args = c.Strings(argv, o.Path("argv"));
+    if (args.empty()) c.Fail(o.Path("argv"), "must not be empty");
+    if (args[0].empty()) c.Fail(Index(o.Path("argv"), 0), "the program must not be empty");
+    for (size_t i = 0; i < args.size(); ++i) {
+      std::vector<std::string> names;
+      try {
+        names = PlaceholderNames(args[i]);
+      } catch (const Error& e) {
+        c.Fail(Index(o.Path("argv"), i), e.what());
+      }
+      for (const std::string& name : names) {
+        if (!kAgentPlaceholders.count(name)) {
+          c.Fail(Index(o.Path("argv"), i),
+                 "unknown placeholder {" + name + "} (known: prompt_file, workspace, seed, seq)");
+        }
+      }
+    }
+  }
+  if (kind == "openai") {
+    c.NonEmptyString(o.Required("model"), o.Path("model"));
+    if (auto v = o.Find("base_url")) {
+      std::string url = c.NonEmptyString(*v, o.Path("base_url"));
+      if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+        c.Fail(o.Path("base_url"), "must start with http:// or https://, got \"" + url + "\"");
+      }
+    }
+    if (auto v = o.Find("api_key_env")) {
+      // The NAME of a variable: the key itself never goes into a spec.
+      std::string name = c.NonEmptyString(*v, o.Path("api_key_env"));
+      bool ok = !std::isdigit(static_cast<unsigned char>(name[0]));
+      for (char ch : name) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+      if (!ok) {
+        c.Fail(o.Path("api_key_env"),
+               "must name an environment variable (letters, digits, '_'), not hold the key");
+      }
+    }
+    if (auto v = o.Find("retries")) c.IntegerAtLeast(*v, o.Path("retries"), 0);
+    if (auto v = o.Find("retry_delay_seconds")) c.NonNegative(*v, o.Path("retry_delay_seconds"));
+    if (auto v = o.Find("temperature")) c.NonNegative(*v, o.Path("temperature"));
+    if (auto v = o.Find("max_tokens")) c.IntegerAtLeast(*v, o.Path("max_tokens"), 1);
+    if (auto v = o.Find("system")) c.String(*v, o.Path("system"));
+  }
+}
+
 ProposerSpec ParseProposer(const Checker& c, const OJson& json) {
   if (!json.is_object()) c.Expected("proposer", "an object", json);
   ProposerSpec p;
@@ -473,6 +538,7 @@ ProposerSpec ParseProposer(const Checker& c, const OJson& json) {
     if (step > 1)
       c.Fail(o.Path("step"), "must be at most 1 (a fraction of the range), got " + Shown(*v));
   }
+  ParseProposerKindKeys(c, o, p.kind);
   p.options = nlohmann::json::parse(json.dump());
   return p;
 }
@@ -656,6 +722,11 @@ Spec ParseSpec(std::string_view text, const std::filesystem::path& origin) {
   if (auto v = o.Find("search_space")) spec.search_space = ParseSearchSpace(c, *v);
   spec.limits = ParseLimits(c, o.Find("limits"));
 
+  if (!IsSearchProposerKind(spec.proposer.kind) && !spec.proposer.config.empty() &&
+      !std::filesystem::is_regular_file(spec.template_dir / spec.proposer.config, ec)) {
+    c.Fail("proposer.config", "\"" + spec.proposer.config + "\" is not a file in the template " +
+                                  spec.template_dir.string());
+  }
   if (IsSearchProposerKind(spec.proposer.kind)) {
     if (spec.proposer.config.empty()) {
       c.Fail("proposer.config", "required for proposer kind " + spec.proposer.kind);

@@ -16,18 +16,24 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kExperiments = 6;
+constexpr int kExperiments = 4;
 
-// specs/matmul.json made fit for a test: absolute template, short timing
-// without the OpenBLAS comparison, and a proposer seed whose first proposals
-// (from the template's latency-bound default) include much faster tunes.
+// specs/matmul.json (its acceptance policy included) made fit for a test:
+// absolute template, short timing without the OpenBLAS comparison, and the
+// `random` proposer with a seed whose first two proposals are known to be
+// 4-6x faster than the template's latency-bound default (MR 1 -> 6, NR 8 ->
+// 64, KC 16 -> 128/512; measured 41 and 55 vs 8-10 wall GFLOP/s with
+// --quick on the loaded 2-core machine, 112 vs 29 on a quiet one), so the
+// confirm test accepts them however busy the machine is. Random proposals do
+// not depend on earlier outcomes.
 fs::path WriteQuickMatmulSpec(const fs::path& dir) {
   json spec = json::parse(ReadFile(SourceDir() / "specs" / "matmul.json"));
   spec["template"] = (SourceDir() / "experiments" / "matmul").string();
   json& argv = spec["evaluate"]["argv"];
   argv.push_back("--quick");
   argv.push_back("--no-blas");
-  spec["proposer"]["seed"] = 3;
+  spec["proposer"]["kind"] = "random";
+  spec["proposer"]["seed"] = 1;
   spec["limits"]["max_experiments"] = kExperiments;
   fs::path path = dir / "matmul-quick.json";
   WriteFileAtomic(path, spec.dump(2));
@@ -44,6 +50,7 @@ TEST(KernelRatchet, AShortMatmulRatchetKeepsAFasterKernelThatStillPassesTheBench
   TempDir temp;
   const fs::path workspace = temp.path() / "ws";
   const fs::path spec = WriteQuickMatmulSpec(temp.path());
+  const json spec_json = json::parse(ReadFile(spec));
 
   CommandOutput run = RunProgram(
       RatchetArgs({"run", spec.string(), "--workspace", workspace.string(), "--max-experiments",
@@ -80,6 +87,7 @@ TEST(KernelRatchet, AShortMatmulRatchetKeepsAFasterKernelThatStillPassesTheBench
   ASSERT_TRUE(report.is_object()) << check.out;
   EXPECT_EQ(report["correct"], true) << check.out;
   EXPECT_TRUE(report["gflops"].is_number()) << check.out;
+  EXPECT_TRUE(report[spec_json["metric"]["name"].get<std::string>()].is_number()) << check.out;
 }
 
 }  // namespace

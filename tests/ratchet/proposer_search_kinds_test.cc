@@ -244,7 +244,7 @@ TEST_F(SearchKindsTest, EvolutionNeverRepeatsAMeasuredConfiguration) {
   d.min = 1;
   d.max = 4;
   space.params.push_back(d);
-  Configure("evolution", space);
+  Configure("evolution", space, {{"population", 2}});  // past the random first generation
   std::vector<HistoryEntry> history = {{0, "accepted", 1.0, json(), "baseline", ""},
                                        {1, "rejected", 2.0, json{{"depth", 2}}, "", ""},
                                        {2, "rejected", 3.0, json{{"depth", 3}}, "", ""}};
@@ -275,6 +275,12 @@ TEST(ObservationsTest, KeepMeasuredAndFailedConfigsOrientedByTheGoal) {
   EXPECT_EQ(obs[2].loss, -2.0);
   EXPECT_TRUE(obs[3].failed);
   EXPECT_EQ(Observations(ctx, false, json{{"x", 0}}).size(), 3u);
+  // Once another experiment is accepted the worktree's config is that one's,
+  // not the baseline's: the baseline is left out rather than mislabelled.
+  ctx.history.push_back({5, "accepted", 3.0, json{{"x", 5}}, "", ""});
+  std::vector<Observation> later = Observations(ctx, false, json{{"x", 5}});
+  ASSERT_EQ(later.size(), 3u);
+  EXPECT_EQ(later[0].seq, 1);
 }
 
 TEST(PlateauTest, StepDoublesAfterEachPlateauAndTheFirstExperimentOfALevelSaysSo) {
@@ -297,6 +303,43 @@ TEST(PlateauTest, StepDoublesAfterEachPlateauAndTheFirstExperimentOfALevelSaysSo
   EXPECT_DOUBLE_EQ(Plateau("local", history, 3, 0.1).step, 1.0);  // capped at the whole range
   history.push_back({41, "accepted", 0.5, json(), "", ""});
   EXPECT_EQ(Plateau("local", history, 3, 0.1).level, 0);
+}
+
+}  // namespace
+}  // namespace ratchet
+
+namespace ratchet {
+namespace {
+
+TEST_F(SearchKindsTest, LocalWidensItsStepOnAPlateauAndSaysSoOnce) {
+  SearchSpace space;
+  Param x;
+  x.name = "x";
+  x.min = -100;
+  x.max = 100;
+  space.params.push_back(x);
+  Configure("local", space);
+  spec_.proposer.plateau = 5;
+  std::vector<HistoryEntry> history = {{0, "accepted", 1.0, json(), "baseline", ""}};
+  auto mean_step = [&](const std::vector<HistoryEntry>& h) {
+    double total = 0;
+    for (int seq = 100; seq < 160; ++seq) {
+      ProposeFrom(json{{"x", 0.0}}, seq, h);
+      total += std::fabs(ReadConfig()["x"].get<double>());
+    }
+    return total / 60;
+  };
+  double calm = mean_step(history);
+  EXPECT_TRUE(ProposeFrom(json{{"x", 0.0}}, 1, history).notes.empty());
+  for (int i = 1; i <= 10; ++i) history.push_back({i, "rejected", 2.0, json{{"x", i}}, "", ""});
+  Proposal p = ProposeFrom(json{{"x", 0.0}}, 11, history);
+  ASSERT_EQ(p.notes.size(), 1u);
+  EXPECT_NE(p.notes[0].find("local: plateau, 10 experiments without an accepted change"),
+            std::string::npos) << p.notes[0];
+  double wide = mean_step(history);
+  EXPECT_GT(wide, 3 * calm);  // two plateaus: step x4
+  history.push_back({11, "rejected", 2.0, json{{"x", 11}}, "", ""});
+  EXPECT_TRUE(ProposeFrom(json{{"x", 0.0}}, 12, history).notes.empty());
 }
 
 }  // namespace

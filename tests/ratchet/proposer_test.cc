@@ -255,7 +255,7 @@ TEST_P(ProposerTest, MissingValuesAreFilledFromTheSpace) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Kinds, ProposerTest, ::testing::Values("random", "local"),
+INSTANTIATE_TEST_SUITE_P(Kinds, ProposerTest, ::testing::Values("random", "local", "evolution", "tpe"),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 class LocalProposerTest : public ProposerTest {};

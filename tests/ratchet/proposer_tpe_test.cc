@@ -1,4 +1,4 @@
-// The TPE estimator against numbers computed by hand and checked with
+// The TPE estimator against numbers computed by hand and with
 // Optuna 3.1's _ParzenEstimator (consider_prior, prior_weight 1, magic clip,
 // no endpoints, default_weights) on the same inputs.
 #include "ratchet/proposer_tpe.h"
@@ -44,12 +44,21 @@ TEST(TpeNumericEstimator, KernelsMatchTheHandComputedExample) {
   for (double w : e.weights) EXPECT_NEAR(w, 1.0 / 3, 1e-12);
 }
 
-// log( sum_k w_k phi((x - mu_k) / s_k) / (s_k (Phi((1 - mu_k) / s_k) - Phi(-mu_k / s_k))) ),
-// evaluated by hand (Python math.erfc) for the kernels above. Optuna 3.1's
-// _truncnorm.logpdf omits the -log(s_k) term (its kernels integrate to s_k,
-// not 1; it gives -0.5246 at 0.4); the densities here integrate to 1.
-TEST(TpeNumericEstimator, LogDensityMatchesTheTruncatedNormalMixture) {
+// Optuna 3.1: _ParzenEstimator(...).log_pdf({"x": [0.4, 0.0, 0.95]}) on the
+// same observations (its _truncnorm.logpdf leaves out -log(sigma)).
+TEST(TpeNumericEstimator, WidthWeightedLogDensityMatchesOptuna) {
   NumericEstimator e = FitNumeric({0.2, 0.6}, {1.0, 1.0}, 0.0, 1.0);
+  ASSERT_TRUE(e.width_weighted);
+  EXPECT_NEAR(e.LogPdf(0.4), -0.52461299, 1e-7);
+  EXPECT_NEAR(e.LogPdf(0.0), -0.78171391, 1e-7);
+  EXPECT_NEAR(e.LogPdf(0.95), -0.98094306, 1e-7);
+}
+
+// log( sum_k w_k phi((x - mu_k) / s_k) / (s_k (Phi((1 - mu_k) / s_k) - Phi(-mu_k / s_k))) ),
+// evaluated by hand (Python math.erfc) for the kernels above.
+TEST(TpeNumericEstimator, NormalizedLogDensityMatchesTheTruncatedNormalMixture) {
+  NumericEstimator e = FitNumeric({0.2, 0.6}, {1.0, 1.0}, 0.0, 1.0);
+  e.width_weighted = false;
   EXPECT_NEAR(e.LogPdf(0.4), 0.21111027381617, 1e-9);
   EXPECT_NEAR(e.LogPdf(0.0), -0.20381013998527, 1e-9);
   EXPECT_NEAR(e.LogPdf(0.95), -0.59224656521094, 1e-9);
@@ -57,6 +66,7 @@ TEST(TpeNumericEstimator, LogDensityMatchesTheTruncatedNormalMixture) {
 
 TEST(TpeNumericEstimator, DensityIntegratesToOneOverTheRange) {
   NumericEstimator e = FitNumeric({1.0, 1.5, 7.0, 9.9}, {1, 1, 1, 1}, 0.0, 10.0);
+  e.width_weighted = false;
   double integral = 0;
   const int n = 20000;
   for (int i = 0; i < n; ++i) integral += std::exp(e.LogPdf((i + 0.5) * 10.0 / n)) * 10.0 / n;
