@@ -43,8 +43,8 @@ double ToyObjective(const json& p) {
          0.1 * (depth - 6) * (depth - 6) + 0.25 * dwidth * dwidth + kPenalty.at(p["act"]);
 }
 
-const json kBaseline = json::parse(
-    R"({"x": -3.0, "y": 2.0, "lr": 0.1, "depth": 2, "width": 64, "act": "relu"})");
+const json kBaseline =
+    json::parse(R"({"x": -3.0, "y": 2.0, "lr": 0.1, "depth": 2, "width": 64, "act": "relu"})");
 
 SearchSpace ToySpace() {
   SearchSpace s;
@@ -83,7 +83,8 @@ struct Options {
   int seeds = 10, experiments = 50, first_seed = 1;
   double noise = 0.3;
   int calibration = 3, repeats = 2;
-  bool warm = false;
+  double gate = 0;        // what-if: confirm only first measurements this many sds better
+  bool futility = false;  // what-if: stop confirming once the fresh mean is no better
 };
 
 struct RunResult {
@@ -125,7 +126,12 @@ RunResult Simulate(const Options& o, int seed, const SearchSpace& space, const f
   int done = 0, duplicates_in_a_row = 0;
   while (done < o.experiments) {
     WriteFileAtomic(dir / "params.json", best.dump(2) + "\n");
-    ProposalContext ctx{spec, seq, ProposalSeed(spec.proposer.seed, seq), dir, best, history,
+    ProposalContext ctx{spec,
+                        seq,
+                        ProposalSeed(spec.proposer.seed, seq),
+                        dir,
+                        best,
+                        history,
                         history.back().metric};
     for (const HistoryEntry& h : history) {
       if (h.status == "accepted") ctx.best_metric = h.metric;
@@ -161,9 +167,29 @@ RunResult Simulate(const Options& o, int seed, const SearchSpace& space, const f
     Verdict v = DecideFirst(rule, best_samples, first);
     std::vector<double> fresh;
     int rounds = 0;
+    // What-if (not in ratchet/acceptance.cc): only confirm a first
+    // measurement that beats the best by `gate` noise sds ...
+    if (v.kind == Verdict::Kind::kMeasureMore && o.gate > 0) {
+      double sd = PooledNoise(noise_groups).sd;
+      double margin = o.gate * sd * std::sqrt(1.0 + 1.0 / static_cast<double>(best_samples.size()));
+      if (Improvement(Goal::kMinimize, Mean(best_samples), first) < margin)
+        v.kind = Verdict::Kind::kReject;
+    }
+    bool futile = false;
     while (v.kind == Verdict::Kind::kMeasureMore) {
       ++rounds;
-      for (int k = 0; k < std::max(1, o.repeats); ++k) fresh.push_back(measure(config));
+      for (int k = 0; k < std::max(1, o.repeats); ++k) {
+        fresh.push_back(measure(config));
+        // ... and stop re-measuring once the fresh mean is no better than the best.
+        if (o.futility && Mean(fresh) >= Mean(best_samples)) {
+          futile = true;
+          break;
+        }
+      }
+      if (futile) {
+        v.kind = Verdict::Kind::kReject;
+        break;
+      }
       std::vector<std::vector<double>> groups = noise_groups;
       groups.push_back(fresh);
       v = DecideConfirm(rule, best_samples, fresh, PooledNoise(groups), rounds);
@@ -200,12 +226,22 @@ int Main(int argc, char** argv) {
   }
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--strategy") o.strategy = v;
-    else if (k == "--policy") o.policy = v;
-    else if (k == "--seeds") o.seeds = std::stoi(v);
-    else if (k == "--first-seed") o.first_seed = std::stoi(v);
-    else if (k == "--experiments") o.experiments = std::stoi(v);
-    else if (k == "--noise") o.noise = std::stod(v);
+    if (k == "--strategy")
+      o.strategy = v;
+    else if (k == "--policy")
+      o.policy = v;
+    else if (k == "--seeds")
+      o.seeds = std::stoi(v);
+    else if (k == "--first-seed")
+      o.first_seed = std::stoi(v);
+    else if (k == "--experiments")
+      o.experiments = std::stoi(v);
+    else if (k == "--noise")
+      o.noise = std::stod(v);
+    else if (k == "--gate")
+      o.gate = std::stod(v);
+    else if (k == "--futility")
+      o.futility = v == "1";
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -218,10 +254,17 @@ int Main(int argc, char** argv) {
   fs::path dir = tmpl;
   for (int s = o.first_seed; s < o.first_seed + o.seeds; ++s) {
     RunResult r = Simulate(o, s, space, dir);
-    json line = {{"mode", o.mode},          {"strategy", o.strategy},     {"policy", o.policy},
-                 {"seed", s},               {"curve", r.best_true},       {"measurements", r.measurements},
-                 {"accepted", r.accepted},  {"invalid", r.invalid},       {"duplicates", r.duplicates},
-                 {"experiments", r.best_true.size()}, {"calibration", o.calibration}};
+    json line = {{"mode", o.mode},
+                 {"strategy", o.strategy},
+                 {"policy", o.policy},
+                 {"seed", s},
+                 {"curve", r.best_true},
+                 {"measurements", r.measurements},
+                 {"accepted", r.accepted},
+                 {"invalid", r.invalid},
+                 {"duplicates", r.duplicates},
+                 {"experiments", r.best_true.size()},
+                 {"calibration", o.calibration}};
     std::cout << line.dump() << std::endl;
   }
   fs::remove_all(dir);

@@ -9,8 +9,9 @@ same noise, starting from the same baseline config.
 Needs Debian's python3-optuna (scripts/install-bench-deps). Prints a Markdown
 table: the true (noise-free) objective of the config each method would call
 its best after 25 and 50 experiments, median over seeds (0 is the optimum).
-For ratchet that is the accepted best; for Optuna the trial with the lowest
-measured value (what study.best_trial returns).
+For ratchet that is the accepted best (policy confirm, as specs/toy.json;
+one extra row under strict); for Optuna the trial with the lowest measured
+value (what study.best_trial returns).
 """
 import argparse, json, math, os, platform, statistics, subprocess, sys, tempfile
 
@@ -47,12 +48,12 @@ def check_objective(bin_dir):
                 sys.exit(f"objective mismatch on {p}: toy {toy}, python {objective(p)}, c++ {cpp}")
 
 
-def ratchet_curves(bin_dir, strategy, seeds, experiments):
+def ratchet_curves(bin_dir, strategy, seeds, experiments, policy="confirm"):
     out = subprocess.run([os.path.join(bin_dir, "ratchet-bench-search"), "search", "--strategy", strategy,
-                          "--seeds", str(seeds), "--experiments", str(experiments)],
+                          "--seeds", str(seeds), "--experiments", str(experiments), "--policy", policy],
                          check=True, capture_output=True, text=True).stdout
     rows = [json.loads(l) for l in out.splitlines() if l.strip()]
-    return [r["curve"] for r in rows], [r["measurements"] / max(1, r["experiments"]) for r in rows]
+    return [r["curve"] for r in rows], [(r["measurements"] - r["calibration"]) / max(1, r["experiments"]) for r in rows]
 
 
 def optuna_curves(seeds, experiments, noise=0.3):
@@ -101,6 +102,10 @@ def main():
     for s in ["random", "local", "evolution", "tpe"]:
         curves, cost = ratchet_curves(a.bin, s, a.seeds, a.experiments)
         results["ratchet " + s] = (curves, statistics.median(cost))
+    # The same search judged like Optuna judges (best single measurement):
+    # separates the strategy from the price of honest acceptance.
+    curves, cost = ratchet_curves(a.bin, "tpe", a.seeds, a.experiments, policy="strict")
+    results["ratchet tpe, strict acceptance"] = (curves, statistics.median(cost))
     results["Optuna TPESampler"] = (optuna_curves(a.seeds, a.experiments), 1.0)
     ref = median_curve(results["ratchet random"][0])[-1]
     print(f"toy objective (optimum 0, baseline {objective(BASELINE):.3f}), noise sd 0.3, "

@@ -30,9 +30,9 @@
 
 namespace ratchet {
 
-// Default slice: 256 KiB of val.bin. At the default tinygpt config this takes
-// about 1 s on 2 cores (bench/RESULTS.md, "Trainer"), under 2% of a 300 s
-// experiment together with start-up.
+// Default slice: 256 KiB of val.bin. At the default tinygpt config it takes
+// about 4-5 s on 2 cores (50-80 thousand bytes/s), which with the trainer's
+// start-up is under 2% of a 300 s experiment (bench/RESULTS.md, "Trainer").
 inline constexpr std::size_t kDefaultEvalBytes = 256 * 1024;
 
 struct EvalOptions {

@@ -3,10 +3,10 @@
 // Prints one JSON line {"val_bpb", "bytes", "seconds", "bytes_per_s", ...}.
 // Exit 0 on success; 1 with a one-line message on stderr for any error (bad
 // manifest, corrupt checkpoint, failed cross-check).
-#include <CLI/CLI.hpp>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>

@@ -212,8 +212,7 @@ json RunKbench(const KbenchOptions& options) {
     report[key + "_cpu"] = Round(GeometricMean(cpu_rates));
     if (blas_cpu_rates.size() == problems.size()) {
       report["blas_" + key + "_cpu"] = Round(GeometricMean(blas_cpu_rates));
-      report["cpu_ratio_to_blas"] =
-          Round(GeometricMean(cpu_rates) / GeometricMean(blas_cpu_rates));
+      report["cpu_ratio_to_blas"] = Round(GeometricMean(cpu_rates) / GeometricMean(blas_cpu_rates));
     }
   }
   report["seconds"] =

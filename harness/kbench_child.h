@@ -46,9 +46,9 @@ ChildOutcome RunCommand(const std::vector<std::string>& argv, double timeout_sec
 
 // Records: a child writes a sequence of (tag, index, payload) frames.
 enum RecordTag : uint32_t {
-  kRecordError = 1,    // payload: one line of text (the child could not start).
-  kRecordOutput = 2,   // index: case; payload: OutputHeader then the floats.
-  kRecordSamples = 3,  // index: bench problem; payload: doubles (seconds per call).
+  kRecordError = 1,       // payload: one line of text (the child could not start).
+  kRecordOutput = 2,      // index: case; payload: OutputHeader then the floats.
+  kRecordSamples = 3,     // index: bench problem; payload: doubles (seconds per call).
   kRecordCpuSamples = 4,  // index: bench problem; payload: doubles (CPU seconds per call).
 };
 struct OutputHeader {

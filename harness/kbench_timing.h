@@ -63,7 +63,7 @@ using CallerFactory = std::function<Caller(std::string* error)>;
 struct ProblemTiming {
   Stats stats;      // Wall time per call.
   Stats cpu_stats;  // CPU time per call (all threads of the timing child).
-  Floats output;  // What the last call wrote (to be checked by the parent).
+  Floats output;    // What the last call wrote (to be checked by the parent).
 };
 
 struct TimingResult {

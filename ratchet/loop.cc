@@ -5,6 +5,7 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "ratchet/error.h"
+#include "ratchet/fs.h"
 #include "ratchet/loop_internal.h"
 #include "ratchet/path_policy.h"
 #include "ratchet/runner.h"
@@ -59,12 +60,30 @@ bool Controller::RunExperiment(int64_t seq) {
                           worktree, nlohmann::json::parse(best->params_json, nullptr, false),
                           history_, best->metric};
   Proposal proposal;
+  // Issue 4 (proposers, helper p1): agent and LLM proposers report what they
+  // were asked and what came back; it is kept beside the experiment's logs as
+  // .ratchet/runs/<tag>/<seq>.prompt.md and <seq>.reply.txt (until the store
+  // has columns for them), also for a failed proposal. A proposer's notes
+  // (e.g. a plateau widening the step) go to the run's event log.
+  auto keep_exchange = [&](const std::string& prompt, const std::string& reply) {
+    if (prompt.empty() && reply.empty()) return;
+    fs::path dir = RatchetDir(workspace_->dir()) / "runs" / tag_;
+    fs::create_directories(dir);
+    if (!prompt.empty()) WriteFileAtomic(dir / (std::to_string(seq) + ".prompt.md"), prompt);
+    if (!reply.empty()) WriteFileAtomic(dir / (std::to_string(seq) + ".reply.txt"), reply);
+  };
   try {
     proposal = proposer_->Propose(context);
+  } catch (const ProposalError& error) {
+    keep_exchange(error.prompt(), error.reply());
+    Finish(experiment, ExperimentStatus::kInvalid, std::string("proposer failed: ") + error.what());
+    return true;
   } catch (const Error& error) {
     Finish(experiment, ExperimentStatus::kInvalid, std::string("proposer failed: ") + error.what());
     return true;
   }
+  keep_exchange(proposal.prompt, proposal.reply);
+  for (const std::string& note : proposal.notes) Event("info", note);
   experiment.description = proposal.description;
   experiment.params_json = proposal.params.is_null() ? "{}" : proposal.params.dump();
 

@@ -51,9 +51,7 @@ std::string Cell(std::string s, size_t max = 120) {
   return s;
 }
 
-bool LooksBinary(const std::string& text) {
-  return text.find('\0') != std::string::npos;
-}
+bool LooksBinary(const std::string& text) { return text.find('\0') != std::string::npos; }
 
 std::string Fence(const std::string& body) {
   // A fence longer than any backtick run inside, so the block stays closed.
@@ -79,8 +77,8 @@ std::string HistoryTable(const std::vector<HistoryEntry>& history, int rows,
     if (!e.reason.empty() && e.status != "accepted" && e.status != "rejected") {
       change += " (" + e.reason + ")";
     }
-    out << "| " << e.seq << " | " << e.status << " | " << Number(e.metric) << " | "
-        << Cell(change) << " |\n";
+    out << "| " << e.seq << " | " << e.status << " | " << Number(e.metric) << " | " << Cell(change)
+        << " |\n";
   }
   return out.str();
 }
@@ -103,8 +101,10 @@ std::string RenderPrompt(const ProposalContext& ctx, const PromptOptions& option
   std::error_code ec;
   if (!options.program.empty() && fs::is_regular_file(program, ec)) {
     std::string text = ReadFile(program);
-    if (text.size() > options.max_file_bytes) text = text.substr(0, options.max_file_bytes) + "\n...\n";
-    out << "## Program (" << options.program << ")\n\n" << text << (text.empty() || text.back() == '\n' ? "" : "\n") << "\n";
+    if (text.size() > options.max_file_bytes)
+      text = text.substr(0, options.max_file_bytes) + "\n...\n";
+    out << "## Program (" << options.program << ")\n\n"
+        << text << (text.empty() || text.back() == '\n' ? "" : "\n") << "\n";
   }
 
   out << "## Files you may change\n\nOnly paths matching these globs may change; any other "
@@ -126,8 +126,9 @@ std::string RenderPrompt(const ProposalContext& ctx, const PromptOptions& option
     }
     budget -= text.size();
     std::string fence = Fence(text);
-    out << "### " << rel << "\n\n" << fence << "\n" << text << (text.empty() || text.back() == '\n' ? "" : "\n")
-        << fence << "\n\n";
+    out << "### " << rel << "\n\n"
+        << fence << "\n"
+        << text << (text.empty() || text.back() == '\n' ? "" : "\n") << fence << "\n\n";
   }
 
   if (!spec.search_space.params.empty() && !spec.proposer.config.empty()) {
@@ -135,7 +136,8 @@ std::string RenderPrompt(const ProposalContext& ctx, const PromptOptions& option
     for (const Param& p : spec.search_space.params) {
       out << "- `" << p.name << "`: " << TypeName(p.type);
       if (p.type == Param::Type::kFloat || p.type == Param::Type::kInt) {
-        out << " in [" << Number(p.min) << ", " << Number(p.max) << "]" << (p.log ? " (log scale)" : "");
+        out << " in [" << Number(p.min) << ", " << Number(p.max) << "]"
+            << (p.log ? " (log scale)" : "");
       } else if (p.type == Param::Type::kChoice) {
         out << " one of";
         for (const nlohmann::json& v : p.values) out << " " << v.dump();
@@ -152,8 +154,8 @@ std::string RenderPrompt(const ProposalContext& ctx, const PromptOptions& option
     out << "\n";
   }
 
-  out << "## Recent experiments\n\n" << HistoryTable(ctx.history, options.history_rows, spec.metric.name)
-      << "\n";
+  out << "## Recent experiments\n\n"
+      << HistoryTable(ctx.history, options.history_rows, spec.metric.name) << "\n";
   out << "Do not repeat a change that was already tried; build on what was accepted.\n\n";
 
   out << "## How to answer\n\n";
@@ -169,7 +171,8 @@ std::string RenderPrompt(const ProposalContext& ctx, const PromptOptions& option
     out << "- a unified diff of the files above in a ```diff block (--- a/path, +++ b/path, @@ "
            "hunks);\n"
            "- the whole new contents of each changed file in a fenced block whose info string is "
-           "its path, e.g. ```" << (spec.mutable_globs.empty() ? "file.txt" : "path/to/file") << "\n";
+           "its path, e.g. ```"
+        << (spec.mutable_globs.empty() ? "file.txt" : "path/to/file") << "\n";
   }
   return out.str();
 }

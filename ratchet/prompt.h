@@ -15,8 +15,9 @@
 namespace ratchet {
 
 struct PromptOptions {
-  std::string program = "program.md";  // worktree file explaining the research goal; skipped if absent
-  int history_rows = 20;               // most recent experiments listed
+  std::string program =
+      "program.md";       // worktree file explaining the research goal; skipped if absent
+  int history_rows = 20;  // most recent experiments listed
   size_t max_file_bytes = 64 << 10;    // a larger mutable file is listed but not shown
   size_t max_total_bytes = 256 << 10;  // budget for all shown files
   // How to answer: kEdit (an agent edits files itself) or kReply (an LLM

@@ -103,8 +103,9 @@ int CommandPropose(const ProposeOptions& options, std::ostream& out) {
   fs::path worktree = workspace->PrepareCandidate(dry_tag, slot, base);
 
   std::unique_ptr<Proposer> proposer = MakeProposer(spec);
-  ProposalContext ctx{spec, seq, ProposalSeed(spec.proposer.seed, seq), worktree, best_params,
-                      history, best_metric};
+  ProposalContext ctx{spec,       seq,         ProposalSeed(spec.proposer.seed, seq),
+                      worktree,   best_params, history,
+                      best_metric};
   ctx.prior = std::move(prior);
   Proposal proposal;
   try {

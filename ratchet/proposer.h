@@ -30,7 +30,7 @@ struct HistoryEntry {
   std::optional<double> metric;  // none unless measured
   nlohmann::json params;         // the config it ran with (search proposers), else null
   std::string description;
-  std::string reason;            // why it failed / how it was decided, one line ("" if none)
+  std::string reason;  // why it failed / how it was decided, one line ("" if none)
 };
 
 struct ProposalContext {

@@ -46,7 +46,8 @@ std::string LastLine(const std::string& text) {
     size_t start = text.rfind('\n', end - 1);
     start = start == std::string::npos ? 0 : start + 1;
     std::string line = text.substr(start, end - start);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+      line.pop_back();
     size_t first = line.find_first_not_of(" \t");
     if (first != std::string::npos) return line.substr(first);
     if (start == 0) break;
@@ -60,7 +61,8 @@ class CommandProposer : public Proposer {
   CommandProposer(const Spec& spec, ProcessRunner* runner) : runner_(runner) {
     const nlohmann::json& o = spec.proposer.options;
     argv_ = o.value("argv", std::vector<std::string>{});
-    if (argv_.empty()) throw Error(spec.path.string() + ": proposer.argv: required for kind command");
+    if (argv_.empty())
+      throw Error(spec.path.string() + ": proposer.argv: required for kind command");
     timeout_ = o.value("timeout_seconds", 1800.0);
     prompt_.program = o.value("program", std::string("program.md"));
     prompt_.history_rows = o.value("history", 20);
@@ -104,7 +106,8 @@ class CommandProposer : public Proposer {
                           proposal.prompt, proposal.reply);
     }
     proposal.description = LastLine(out);
-    if (proposal.description.size() > 200) proposal.description = proposal.description.substr(0, 197) + "...";
+    if (proposal.description.size() > 200)
+      proposal.description = proposal.description.substr(0, 197) + "...";
     if (proposal.description.empty()) proposal.description = "agent edit (no description printed)";
     return proposal;
   }

@@ -40,7 +40,8 @@ class EvolutionProposer : public SearchProposer {
     for (const Observation* o : ranked) {
       if (static_cast<int>(population.size()) >= population_) break;
       bool seen = false;
-      for (const nlohmann::json& m : population) seen = seen || SameSearchPoint(space_, m, o->params);
+      for (const nlohmann::json& m : population)
+        seen = seen || SameSearchPoint(space_, m, o->params);
       if (!seen) population.push_back(o->params);
     }
 
@@ -71,7 +72,8 @@ class EvolutionProposer : public SearchProposer {
         if (!space_.IsActive(*p, child)) continue;
         bool from_father = std::bernoulli_distribution(0.5)(rng);
         const nlohmann::json* v = GetPath(from_father ? father : mother, p->name);
-        if (v == nullptr || !space_.Contains(*p, *v)) v = GetPath(from_father ? mother : father, p->name);
+        if (v == nullptr || !space_.Contains(*p, *v))
+          v = GetPath(from_father ? mother : father, p->name);
         if (v != nullptr && space_.Contains(*p, *v)) SetPath(child, p->name, *v);
       }
     }

@@ -45,9 +45,10 @@ class LocalProposer : public SearchProposer {
       if (std::find(candidates.begin(), candidates.end(), p) == candidates.end()) continue;
       // The first change may have switched this one off: then it stays as is.
       if (!space_.IsActive(*p, next)) continue;
-      nlohmann::json value = plateau.level >= kRestartLevel
-                                 ? SampleValue(*p, rng)
-                                 : PerturbValue(space_, *p, GetPath(current, p->name), plateau.step, rng);
+      nlohmann::json value =
+          plateau.level >= kRestartLevel
+              ? SampleValue(*p, rng)
+              : PerturbValue(space_, *p, GetPath(current, p->name), plateau.step, rng);
       SetPath(next, p->name, value);
     }
     return next;

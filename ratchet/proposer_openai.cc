@@ -38,13 +38,15 @@ class OpenAiProposer : public Proposer {
     base_url_ = o.value("base_url", std::string("http://127.0.0.1:8080/v1"));
     while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
     model_ = o.value("model", std::string());
-    if (model_.empty()) throw Error(spec.path.string() + ": proposer.model: required for kind openai");
+    if (model_.empty())
+      throw Error(spec.path.string() + ": proposer.model: required for kind openai");
     api_key_env_ = o.value("api_key_env", std::string());
     timeout_ = o.value("timeout_seconds", 300.0);
     retries_ = o.value("retries", 2);
     retry_delay_ = o.value("retry_delay_seconds", 2.0);
     if (o.contains("temperature") && o["temperature"].is_number()) temperature_ = o["temperature"];
-    if (o.contains("max_tokens") && o["max_tokens"].is_number_integer()) max_tokens_ = o["max_tokens"];
+    if (o.contains("max_tokens") && o["max_tokens"].is_number_integer())
+      max_tokens_ = o["max_tokens"];
     system_ = o.value("system", std::string(kSystem));
     prompt_.program = o.value("program", std::string("program.md"));
     prompt_.history_rows = o.value("history", 20);
@@ -70,9 +72,8 @@ class OpenAiProposer : public Proposer {
   std::string Ask(const ProposalContext& ctx, const std::string& prompt) const {
     nlohmann::json body = {
         {"model", model_},
-        {"messages",
-         nlohmann::json::array({{{"role", "system"}, {"content", system_}},
-                                {{"role", "user"}, {"content", prompt}}})},
+        {"messages", nlohmann::json::array({{{"role", "system"}, {"content", system_}},
+                                            {{"role", "user"}, {"content", prompt}}})},
         {"seed", static_cast<int64_t>(ctx.seed & 0x7fffffffULL)},
         {"stream", false},
     };
@@ -91,7 +92,8 @@ class OpenAiProposer : public Proposer {
     std::string last_failure;
     for (int attempt = 0; attempt <= retries_; ++attempt) {
       if (attempt > 0) {
-        std::this_thread::sleep_for(std::chrono::duration<double>(retry_delay_ * (1 << (attempt - 1))));
+        std::this_thread::sleep_for(
+            std::chrono::duration<double>(retry_delay_ * (1 << (attempt - 1))));
       }
       HttpResponse response;
       try {
@@ -149,7 +151,8 @@ class OpenAiProposer : public Proposer {
     if (parsed.kind == ParsedReply::Kind::kParams && !parsed.description.empty()) {
       proposal.description += " (" + what + ")";
     }
-    if (proposal.description.size() > 240) proposal.description = proposal.description.substr(0, 237) + "...";
+    if (proposal.description.size() > 240)
+      proposal.description = proposal.description.substr(0, 237) + "...";
   }
 
   std::string base_url_, model_, api_key_env_, system_;

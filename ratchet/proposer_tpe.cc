@@ -109,8 +109,8 @@ double NumericEstimator::LogPdf(double x) const {
     double s = sigmas[k];
     double z = (x - mus[k]) / s;
     double mass = NormalCdf((high - mus[k]) / s) - NormalCdf((low - mus[k]) / s);
-    double log_pdf = -0.5 * z * z - std::log((width_weighted ? 1.0 : s) * std::sqrt(2 * M_PI)) -
-                     std::log(mass);
+    double log_pdf =
+        -0.5 * z * z - std::log((width_weighted ? 1.0 : s) * std::sqrt(2 * M_PI)) - std::log(mass);
     terms.push_back(std::log(weights[k]) + log_pdf);
   }
   return LogSumExp(terms);

@@ -143,7 +143,8 @@ std::optional<std::string> BlockPath(const Block& b) {
   for (const char* prefix : {"File:", "file:", "FILE:", "Path:", "path:", "Filename:"}) {
     if (StartsWith(s, prefix)) s = Trim(s.substr(std::string(prefix).size()));
   }
-  while (!s.empty() && (s.back() == ':' || s.back() == '*' || std::isspace(static_cast<unsigned char>(s.back())))) {
+  while (!s.empty() && (s.back() == ':' || s.back() == '*' ||
+                        std::isspace(static_cast<unsigned char>(s.back())))) {
     s.pop_back();
   }
   s = Unquote(s);
@@ -187,7 +188,8 @@ std::string Description(const std::vector<std::string>& lines, const std::vector
     }
     if (s.empty() || s.front() == '{' || s.front() == '}' || s.front() == '"' ||
         StartsWith(s, "@@") || StartsWith(s, "++") || StartsWith(s, "diff ") ||
-        StartsWith(s, "File:") || LooksLikePath(Unquote(s.back() == ':' ? s.substr(0, s.size() - 1) : s))) {
+        StartsWith(s, "File:") ||
+        LooksLikePath(Unquote(s.back() == ':' ? s.substr(0, s.size() - 1) : s))) {
       continue;
     }
     if (s.size() > 200) s = s.substr(0, 197) + "...";
@@ -233,7 +235,8 @@ ParsedReply ParseReply(std::string_view raw) {
     size_t start = 0;
     for (size_t i = 0; i < lines.size(); ++i) {
       if (StartsWith(lines[i], "diff --git") ||
-          (StartsWith(lines[i], "--- ") && i + 1 < lines.size() && StartsWith(lines[i + 1], "+++ "))) {
+          (StartsWith(lines[i], "--- ") && i + 1 < lines.size() &&
+           StartsWith(lines[i + 1], "+++ "))) {
         start = i;
         break;
       }
@@ -301,7 +304,7 @@ fs::path SafeJoin(const fs::path& root, const std::string& relative) {
   fs::path joined = root;
   for (const fs::path& part : rel) {
     if (part == "..") throw ProposalError("refusing path \"" + relative + "\": contains '..'");
-    if (part == ".git" ) throw ProposalError("refusing path \"" + relative + "\": inside .git");
+    if (part == ".git") throw ProposalError("refusing path \"" + relative + "\": inside .git");
     if (part == "." || part.empty()) continue;
     joined /= part;
     std::error_code ec;
@@ -339,7 +342,8 @@ std::vector<FilePatch> ParseDiff(std::string_view diff) {
   std::vector<FilePatch> patches;
   size_t i = 0;
   while (i < lines.size()) {
-    if (!(StartsWith(lines[i], "--- ") && i + 1 < lines.size() && StartsWith(lines[i + 1], "+++ "))) {
+    if (!(StartsWith(lines[i], "--- ") && i + 1 < lines.size() &&
+          StartsWith(lines[i + 1], "+++ "))) {
       ++i;
       continue;
     }
@@ -351,7 +355,8 @@ std::vector<FilePatch> ParseDiff(std::string_view diff) {
       Hunk hunk;
       // "@@ -12,5 +12,6 @@": only the old start is used, as a hint.
       size_t minus = lines[i].find('-');
-      if (minus != std::string::npos) hunk.old_start = std::strtoul(lines[i].c_str() + minus + 1, nullptr, 10);
+      if (minus != std::string::npos)
+        hunk.old_start = std::strtoul(lines[i].c_str() + minus + 1, nullptr, 10);
       ++i;
       for (; i < lines.size(); ++i) {
         const std::string& l = lines[i];
@@ -390,11 +395,12 @@ std::vector<FilePatch> ParseDiff(std::string_view diff) {
   return patches;
 }
 
-bool LinesMatch(const std::vector<std::string>& file, size_t at, const std::vector<std::string>& want,
-                bool loose) {
+bool LinesMatch(const std::vector<std::string>& file, size_t at,
+                const std::vector<std::string>& want, bool loose) {
   if (at + want.size() > file.size()) return false;
   for (size_t k = 0; k < want.size(); ++k) {
-    if (loose ? TrimRight(file[at + k]) != TrimRight(want[k]) : file[at + k] != want[k]) return false;
+    if (loose ? TrimRight(file[at + k]) != TrimRight(want[k]) : file[at + k] != want[k])
+      return false;
   }
   return true;
 }
@@ -451,7 +457,8 @@ std::vector<std::string> ApplyUnifiedDiff(const fs::path& root, std::string_view
       }
       file.erase(file.begin() + static_cast<long>(*at),
                  file.begin() + static_cast<long>(*at + hunk.old_lines.size()));
-      file.insert(file.begin() + static_cast<long>(*at), hunk.new_lines.begin(), hunk.new_lines.end());
+      file.insert(file.begin() + static_cast<long>(*at), hunk.new_lines.begin(),
+                  hunk.new_lines.end());
       offset += static_cast<long>(hunk.new_lines.size()) - static_cast<long>(hunk.old_lines.size());
       if (h + 1 == patch.hunks.size() && hunk.new_no_newline) ends_with_newline = false;
     }
@@ -505,7 +512,8 @@ void Flatten(const nlohmann::json& config, const SearchSpace& space, const std::
   for (const auto& item : object.items()) {
     std::string key = prefix.empty() ? item.key() : prefix + "." + item.key();
     const nlohmann::json* existing = GetPath(config, key);
-    if (space.Find(key) == nullptr && item.value().is_object() && existing && existing->is_object()) {
+    if (space.Find(key) == nullptr && item.value().is_object() && existing &&
+        existing->is_object()) {
       Flatten(config, space, key, item.value(), out);
     } else {
       out.emplace_back(key, nlohmann::json::parse(item.value().dump()));
@@ -518,7 +526,8 @@ void Flatten(const nlohmann::json& config, const SearchSpace& space, const std::
 std::string ApplyParams(const fs::path& root, const std::string& config, const SearchSpace& space,
                         const nlohmann::ordered_json& params, nlohmann::json* full_config) {
   if (config.empty()) {
-    throw ProposalError("the reply is a JSON object of parameters, but the spec sets no proposer.config");
+    throw ProposalError(
+        "the reply is a JSON object of parameters, but the spec sets no proposer.config");
   }
   fs::path file = SafeJoin(root, config);
   nlohmann::ordered_json ordered =
@@ -544,7 +553,8 @@ std::string ApplyParams(const fs::path& root, const std::string& config, const S
     }
     const nlohmann::json* old = GetPath(before, key);
     if (old != nullptr && *old == value) continue;
-    description += (description.empty() ? "" : ", ") + key + " " + Show(old) + " -> " + Show(&value);
+    description +=
+        (description.empty() ? "" : ", ") + key + " " + Show(old) + " -> " + Show(&value);
     SetPath(after, key, value);
     SetPath(ordered, key, nlohmann::ordered_json::parse(value.dump()));
   }

@@ -57,7 +57,8 @@ nlohmann::json PerturbValue(const SearchSpace& space, const Param& p, const nloh
   return *old;
 }
 
-void RestoreInactive(const SearchSpace& space, const nlohmann::json& current, nlohmann::json& config) {
+void RestoreInactive(const SearchSpace& space, const nlohmann::json& current,
+                     nlohmann::json& config) {
   for (const Param& p : space.params) {
     if (space.IsActive(p, config)) continue;
     const nlohmann::json* old = GetPath(current, p.name);
@@ -66,8 +67,10 @@ void RestoreInactive(const SearchSpace& space, const nlohmann::json& current, nl
       SetPath(config, p.name, *old);
     } else if (now != nullptr) {
       // Erase the key the strategy added.
-      std::string parent = p.name.substr(0, p.name.rfind('.') == std::string::npos ? 0 : p.name.rfind('.'));
-      std::string leaf = p.name.substr(p.name.rfind('.') == std::string::npos ? 0 : p.name.rfind('.') + 1);
+      std::string parent =
+          p.name.substr(0, p.name.rfind('.') == std::string::npos ? 0 : p.name.rfind('.'));
+      std::string leaf =
+          p.name.substr(p.name.rfind('.') == std::string::npos ? 0 : p.name.rfind('.') + 1);
       nlohmann::json* holder = &config;
       if (!parent.empty()) holder = const_cast<nlohmann::json*>(GetPath(config, parent));
       if (holder != nullptr && holder->is_object()) holder->erase(leaf);
@@ -131,8 +134,8 @@ int64_t ExperimentsSinceAccepted(const std::vector<HistoryEntry>& history) {
   return count;
 }
 
-PlateauState Plateau(const std::string& kind, const std::vector<HistoryEntry>& history,
-                     int plateau, double base_step) {
+PlateauState Plateau(const std::string& kind, const std::vector<HistoryEntry>& history, int plateau,
+                     double base_step) {
   PlateauState state;
   const int64_t since = ExperimentsSinceAccepted(history);
   state.level = plateau > 0 ? static_cast<int>(std::min<int64_t>(since / plateau, 30)) : 0;

@@ -27,7 +27,8 @@ bool CanChange(const Param& param, const nlohmann::json* value);
 
 // Puts every parameter that is inactive under `config` back to its value in
 // `current` (a later change may have switched off one set earlier).
-void RestoreInactive(const SearchSpace& space, const nlohmann::json& current, nlohmann::json& config);
+void RestoreInactive(const SearchSpace& space, const nlohmann::json& current,
+                     nlohmann::json& config);
 
 // One measured configuration. loss is the metric oriented so that lower is
 // better (the metric when minimizing, its negation when maximizing).
@@ -64,7 +65,7 @@ struct PlateauState {
   double step = 0;
   std::string note;  // "" unless this experiment starts a new plateau level
 };
-PlateauState Plateau(const std::string& kind, const std::vector<HistoryEntry>& history,
-                     int plateau, double base_step);
+PlateauState Plateau(const std::string& kind, const std::vector<HistoryEntry>& history, int plateau,
+                     double base_step);
 
 }  // namespace ratchet

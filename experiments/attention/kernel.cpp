@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kbench_abi.h"
@@ -71,7 +72,7 @@ inline V PolyExp(V x) {
   p = p * r + 1.0f;
   p = p * r + 1.0f;
   I bits;
-  if constexpr (sizeof(V) == sizeof(float)) {
+  if constexpr (std::is_same_v<V, float>) {  // Not sizeof: VEC 1 is a one-lane vector.
     bits = (static_cast<int>(n) + 127) << 23;
   } else {
     bits = (__builtin_convertvector(n, I) + 127) << 23;

@@ -36,5 +36,36 @@ TEST(KbenchTiming, ASlowCallIsSampledOnlyTwiceAfterTheTimeCap) {
   EXPECT_EQ(samples.size(), 2u);
 }
 
+TEST(KbenchTiming, CpuTimeLeavesOutTheTimeACallSpendsOffTheCpu) {
+  TimingOptions options;
+  options.warmup_seconds = 0;
+  options.min_samples = 3;
+  options.min_seconds = 0;
+  std::vector<double> cpu;
+  const std::vector<double> wall = Sample([] { usleep(20000); }, {}, options, &cpu);
+  ASSERT_EQ(cpu.size(), wall.size());
+  for (size_t i = 0; i < wall.size(); ++i) {
+    EXPECT_GE(wall[i], 0.02);
+    EXPECT_LT(cpu[i], 0.01);  // Asleep: descheduled, like a kernel on a busy machine.
+  }
+}
+
+TEST(KbenchTiming, CpuTimeCountsTheWorkOfACall) {
+  TimingOptions options;
+  options.warmup_seconds = 0;
+  options.min_samples = 2;
+  options.min_seconds = 0;
+  std::vector<double> cpu;
+  Sample(
+      [] {
+        const double until = ProcessCpuSeconds() + 0.02;
+        while (ProcessCpuSeconds() < until) {
+        }
+      },
+      {}, options, &cpu);
+  ASSERT_EQ(cpu.size(), 2u);
+  for (double c : cpu) EXPECT_GE(c, 0.02);
+}
+
 }  // namespace
 }  // namespace ratchet::kbench

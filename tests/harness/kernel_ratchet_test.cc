@@ -3,10 +3,9 @@
 // the kernel it keeps is faster than the template's default and still correct.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ratchet/fs.h"
 #include "tests/ratchet/e2e_util.h"
@@ -52,10 +51,10 @@ TEST(KernelRatchet, AShortMatmulRatchetKeepsAFasterKernelThatStillPassesTheBench
   const fs::path spec = WriteQuickMatmulSpec(temp.path());
   const json spec_json = json::parse(ReadFile(spec));
 
-  CommandOutput run = RunProgram(
-      RatchetArgs({"run", spec.string(), "--workspace", workspace.string(), "--max-experiments",
-                   std::to_string(kExperiments)}),
-      temp.path(), /*timeout_seconds=*/600);
+  CommandOutput run =
+      RunProgram(RatchetArgs({"run", spec.string(), "--workspace", workspace.string(),
+                              "--max-experiments", std::to_string(kExperiments)}),
+                 temp.path(), /*timeout_seconds=*/600);
   ASSERT_TRUE(run.result.Succeeded()) << run.out << run.err;
 
   // Faster: an accepted experiment (not the baseline) whose confirmed metric
@@ -71,17 +70,16 @@ TEST(KernelRatchet, AShortMatmulRatchetKeepsAFasterKernelThatStillPassesTheBench
   // The workspace folder holds the best commit: its tunables differ from
   // the template's default.
   const json tuned = json::parse(ReadFile(workspace / "tune.json"));
-  const json original =
-      json::parse(ReadFile(SourceDir() / "experiments" / "matmul" / "tune.json"));
+  const json original = json::parse(ReadFile(SourceDir() / "experiments" / "matmul" / "tune.json"));
   EXPECT_NE(tuned, original);
 
   // Still correct: the kept kernel passes the immutable bench again, outside
   // the ratchet.
-  CommandOutput check = RunProgram(
-      {(BinDir() / "ratchet-kbench").string(), "--type", "matmul", "--source",
-       (workspace / "kernel.cpp").string(), "--defines", (workspace / "tune.json").string(),
-       "--threads", "1", "--quick", "--no-blas"},
-      temp.path(), /*timeout_seconds=*/300);
+  CommandOutput check =
+      RunProgram({(BinDir() / "ratchet-kbench").string(), "--type", "matmul", "--source",
+                  (workspace / "kernel.cpp").string(), "--defines",
+                  (workspace / "tune.json").string(), "--threads", "1", "--quick", "--no-blas"},
+                 temp.path(), /*timeout_seconds=*/300);
   EXPECT_EQ(check.result.exit_code, 0) << check.out << check.err;
   json report = json::parse(check.out, nullptr, /*allow_exceptions=*/false);
   ASSERT_TRUE(report.is_object()) << check.out;

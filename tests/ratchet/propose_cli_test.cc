@@ -8,7 +8,6 @@
 #include <fstream>
 #include <sstream>
 
-
 namespace ratchet {
 namespace {
 
@@ -31,7 +30,8 @@ class ProposeCliTest : public ::testing::Test {
     std::ofstream(spec) << R"({"name": "dry", "template": "tmpl", "mutable": ["params.json"],
       "budget": {"kind": "time", "seconds": 1},
       "train": {"argv": ["t", "{workspace}"]}, "evaluate": {"argv": ["e"]},
-      "metric": {"name": "score"}, "proposer": )" << proposer << R"(,
+      "metric": {"name": "score"}, "proposer": )"
+                        << proposer << R"(,
       "search_space": {"x": {"type": "float", "min": 0, "max": 1},
                        "act": {"type": "choice", "values": ["relu", "gelu"]}}})";
     return spec;
@@ -45,14 +45,16 @@ TEST_F(ProposeCliTest, PrintsTheNextMutationOfANewRunWithoutAWorkspace) {
   options.spec_path = WriteSpec(R"({"kind": "tpe", "config": "params.json"})");
   std::ostringstream out;
   EXPECT_EQ(CommandPropose(options, out), 0) << out.str();
-  EXPECT_NE(out.str().find("experiment 1 of run 'dry' (proposer tpe, new run"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("experiment 1 of run 'dry' (proposer tpe, new run"), std::string::npos)
+      << out.str();
   EXPECT_NE(out.str().find("description: "), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("+++ b/params.json"), std::string::npos) << out.str();
 }
 
 TEST_F(ProposeCliTest, AnEditOutsideTheMutablePathsIsReportedInvalid) {
   ProposeOptions options;
-  options.spec_path = WriteSpec(R"({"kind": "command", "argv": ["/bin/sh", "-c", "echo x >> harness.py; echo edited"]})");
+  options.spec_path = WriteSpec(
+      R"({"kind": "command", "argv": ["/bin/sh", "-c", "echo x >> harness.py; echo edited"]})");
   std::ostringstream out;
   EXPECT_EQ(CommandPropose(options, out), 1);
   EXPECT_NE(out.str().find("description: edited"), std::string::npos) << out.str();

@@ -26,7 +26,8 @@ class CommandProposerTest : public ::testing::Test {
     fs::create_directories(dir_ / "template");
     std::ofstream(dir_ / "template" / "params.json") << "{\n  \"lr\": 0.003\n}\n";
     std::ofstream(dir_ / "template" / "harness.py") << "print('immutable')\n";
-    std::ofstream(dir_ / "template" / "program.md") << "Make the loss go down. Secret word: kumquat.\n";
+    std::ofstream(dir_ / "template" / "program.md")
+        << "Make the loss go down. Secret word: kumquat.\n";
     workspace_.emplace(Workspace::OpenOrCreate(dir_ / "ws", dir_ / "template"));
     worktree_ = workspace_->PrepareCandidate("t", 1, workspace_->BaselineCommit());
     spec_.name = "cmd";
@@ -57,12 +58,12 @@ class CommandProposerTest : public ::testing::Test {
 };
 
 TEST_F(CommandProposerTest, AGoodEditIsTheMutationAndTheLastLineItsDescription) {
-  Proposal p = Run(
-      "grep -q kumquat \"$1\" || exit 7\n"            // the prompt holds program.md
-      "grep -q 'train exit 2' \"$1\" || exit 8\n"     // ... the history with reasons
-      "grep -q '0.003' \"$1\" || exit 9\n"            // ... the current files
-      "sed -i 's/0.003/0.001/' params.json\n"
-      "echo thinking...\necho 'lr 0.003 -> 0.001'\necho\n");
+  Proposal p =
+      Run("grep -q kumquat \"$1\" || exit 7\n"         // the prompt holds program.md
+          "grep -q 'train exit 2' \"$1\" || exit 8\n"  // ... the history with reasons
+          "grep -q '0.003' \"$1\" || exit 9\n"         // ... the current files
+          "sed -i 's/0.003/0.001/' params.json\n"
+          "echo thinking...\necho 'lr 0.003 -> 0.001'\necho\n");
   EXPECT_EQ(p.description, "lr 0.003 -> 0.001");
   EXPECT_NE(p.prompt.find("kumquat"), std::string::npos);
   EXPECT_NE(p.reply.find("thinking..."), std::string::npos);

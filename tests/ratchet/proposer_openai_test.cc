@@ -22,8 +22,8 @@ using nlohmann::json;
 
 struct Scripted {
   int status = 200;
-  std::string content;     // the assistant message (wrapped as a chat completion)
-  std::string raw;         // or a raw body
+  std::string content;  // the assistant message (wrapped as a chat completion)
+  std::string raw;      // or a raw body
   double delay_seconds = 0;
 };
 
@@ -36,7 +36,8 @@ class OpenAiProposerTest : public ::testing::Test {
     std::ofstream(worktree_ / "params.json") << "{\n  \"lr\": 0.003,\n  \"act\": \"relu\"\n}\n";
     std::ofstream(worktree_ / "train.py") << "steps = 100\nlr = 0.003\n";
 
-    server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    server_.Post("/v1/chat/completions", [this](const httplib::Request& req,
+                                                httplib::Response& res) {
       Scripted s;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -47,14 +48,17 @@ class OpenAiProposerTest : public ::testing::Test {
           script_.pop_front();
         }
       }
-      if (s.delay_seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(s.delay_seconds));
+      if (s.delay_seconds > 0)
+        std::this_thread::sleep_for(std::chrono::duration<double>(s.delay_seconds));
       res.status = s.status;
       std::string body = s.raw;
       if (body.empty()) {
-        body = json{{"id", "x"},
-                    {"object", "chat.completion"},
-                    {"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", s.content}}}}}}}
-                   .dump();
+        body =
+            json{{"id", "x"},
+                 {"object", "chat.completion"},
+                 {"choices",
+                  {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", s.content}}}}}}}
+                .dump();
       }
       res.set_content(body, "application/json");
     });
@@ -98,7 +102,8 @@ class OpenAiProposerTest : public ::testing::Test {
   }
   Proposal Propose() {
     spec_.proposer.options = options_;
-    ProposalContext ctx{spec_, 3, 12345, worktree_, json(), {{0, "accepted", 2.0, json(), "baseline", ""}}, 2.0};
+    ProposalContext ctx{
+        spec_, 3, 12345, worktree_, json(), {{0, "accepted", 2.0, json(), "baseline", ""}}, 2.0};
     return MakeOpenAiProposer(spec_)->Propose(ctx);
   }
   std::string Read(const std::string& rel) { return ReadFile(worktree_ / rel); }
@@ -157,7 +162,9 @@ TEST_F(OpenAiProposerTest, AJsonReplyChangesParameters) {
 }
 
 TEST_F(OpenAiProposerTest, ADiffReplyIsApplied) {
-  Script({{200, "Train longer.\n```diff\n--- a/train.py\n+++ b/train.py\n@@ -1,2 +1,2 @@\n-steps = 100\n+steps = 200\n lr = 0.003\n```\n"}});
+  Script({{200,
+           "Train longer.\n```diff\n--- a/train.py\n+++ b/train.py\n@@ -1,2 +1,2 @@\n-steps = "
+           "100\n+steps = 200\n lr = 0.003\n```\n"}});
   Proposal p = Propose();
   EXPECT_EQ(Read("train.py"), "steps = 200\nlr = 0.003\n");
   EXPECT_EQ(p.description, "Train longer.");
@@ -183,13 +190,15 @@ TEST_F(OpenAiProposerTest, GarbageIsAProposalErrorKeepingPromptAndReply) {
 }
 
 TEST_F(OpenAiProposerTest, AnUnappliableDiffIsAProposalError) {
-  Script({{200, "```diff\n--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-epochs = 1\n+epochs = 2\n```"}});
+  Script({{200,
+           "```diff\n--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-epochs = 1\n+epochs = 2\n```"}});
   EXPECT_THROW(Propose(), ProposalError);
   EXPECT_EQ(Read("train.py"), "steps = 100\nlr = 0.003\n");
 }
 
 TEST_F(OpenAiProposerTest, Http500IsRetriedThenAProposalError) {
-  Script({{500, "", "{\"error\": \"model loading\"}"}, {500, "", "{\"error\": \"model loading\"}"}});
+  Script(
+      {{500, "", "{\"error\": \"model loading\"}"}, {500, "", "{\"error\": \"model loading\"}"}});
   try {
     Propose();
     FAIL() << "no error";

@@ -1,7 +1,5 @@
 // Replies of LLM proposers: recognising parameters, diffs and whole files,
 // and applying them safely to a worktree.
-#include "ratchet/reply_parser.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -9,6 +7,7 @@
 
 #include "ratchet/fs.h"
 #include "ratchet/proposer.h"
+#include "ratchet/reply_parser.h"
 
 namespace ratchet {
 namespace {
@@ -95,8 +94,9 @@ class ApplyTest : public ::testing::Test {
 TEST_F(ApplyTest, DiffHunksArePlacedByContextEvenWithWrongLineNumbers) {
   Write("train.py", "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\n");
   std::vector<std::string> changed = ApplyUnifiedDiff(
-      root_, "--- a/train.py\n+++ b/train.py\n@@ -40,3 +40,3 @@\n c = 3\n-d = 4\n+d = 40\n e = 5\n"
-             "@@ -1,2 +1,3 @@\n a = 1\n+a2 = 1.5\n b = 2\n");
+      root_,
+      "--- a/train.py\n+++ b/train.py\n@@ -40,3 +40,3 @@\n c = 3\n-d = 4\n+d = 40\n e = 5\n"
+      "@@ -1,2 +1,3 @@\n a = 1\n+a2 = 1.5\n b = 2\n");
   EXPECT_EQ(changed, std::vector<std::string>{"train.py"});
   EXPECT_EQ(Read("train.py"), "a = 1\na2 = 1.5\nb = 2\nc = 3\nd = 40\ne = 5\n");
 }
@@ -130,12 +130,14 @@ TEST_F(ApplyTest, PathsOutsideTheWorktreeOrIntoGitAreRefused) {
   EXPECT_THROW(WriteFiles(root_, {{".git/config", "x"}}), ProposalError);
   fs::create_directory_symlink("/tmp", root_ / "link");
   EXPECT_THROW(WriteFiles(root_, {{"link/x.txt", "x"}}), ProposalError);
-  EXPECT_THROW(ApplyUnifiedDiff(root_, "--- /dev/null\n+++ b/../x\n@@ -0,0 +1 @@\n+x\n"), ProposalError);
+  EXPECT_THROW(ApplyUnifiedDiff(root_, "--- /dev/null\n+++ b/../x\n@@ -0,0 +1 @@\n+x\n"),
+               ProposalError);
   EXPECT_FALSE(fs::exists(root_.parent_path() / "escape.txt"));
 }
 
 TEST_F(ApplyTest, ParamsRewriteOnlyChangedKeysAndCheckTheSpace) {
-  Write("params.json", "{\n  \"x\": 1.0,\n  \"optim\": {\n    \"lr\": 0.003\n  },\n  \"act\": \"relu\"\n}\n");
+  Write("params.json",
+        "{\n  \"x\": 1.0,\n  \"optim\": {\n    \"lr\": 0.003\n  },\n  \"act\": \"relu\"\n}\n");
   SearchSpace space;
   Param lr;
   lr.name = "optim.lr";
@@ -148,15 +150,18 @@ TEST_F(ApplyTest, ParamsRewriteOnlyChangedKeysAndCheckTheSpace) {
   act.values = {"relu", "gelu"};
   space.params = {lr, act};
   json full;
-  std::string d = ApplyParams(root_, "params.json", space,
-                              nlohmann::ordered_json{{"optim", {{"lr", 0.001}}}, {"act", "gelu"}}, &full);
+  std::string d =
+      ApplyParams(root_, "params.json", space,
+                  nlohmann::ordered_json{{"optim", {{"lr", 0.001}}}, {"act", "gelu"}}, &full);
   EXPECT_EQ(d, "optim.lr 0.003 -> 0.001, act relu -> gelu");
   EXPECT_EQ(Read("params.json"),
             "{\n  \"x\": 1.0,\n  \"optim\": {\n    \"lr\": 0.001\n  },\n  \"act\": \"gelu\"\n}\n");
   EXPECT_EQ(full["optim"]["lr"], 0.001);
   // Outside the space, unknown, or no change: errors, file untouched.
-  EXPECT_THROW(ApplyParams(root_, "params.json", space, {{"optim.lr", 5.0}}, nullptr), ProposalError);
-  EXPECT_THROW(ApplyParams(root_, "params.json", space, {{"act", "swish"}}, nullptr), ProposalError);
+  EXPECT_THROW(ApplyParams(root_, "params.json", space, {{"optim.lr", 5.0}}, nullptr),
+               ProposalError);
+  EXPECT_THROW(ApplyParams(root_, "params.json", space, {{"act", "swish"}}, nullptr),
+               ProposalError);
   EXPECT_THROW(ApplyParams(root_, "params.json", space, {{"nope", 1}}, nullptr), ProposalError);
   EXPECT_THROW(ApplyParams(root_, "params.json", space, {{"act", "gelu"}}, nullptr), ProposalError);
   // A key outside the space but present in the config may change.

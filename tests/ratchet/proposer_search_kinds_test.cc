@@ -62,7 +62,9 @@ class SearchKindsTest : public ::testing::Test {
     spec_.proposer.options.update(extra);
     spec_.search_space = std::move(space);
   }
-  void WriteConfig(const json& config) { std::ofstream(worktree_ / "params.json") << config.dump(2) << "\n"; }
+  void WriteConfig(const json& config) {
+    std::ofstream(worktree_ / "params.json") << config.dump(2) << "\n";
+  }
   json ReadConfig() { return json::parse(ReadFile(worktree_ / "params.json")); }
 
   std::unique_ptr<Proposer> Make() {
@@ -75,8 +77,8 @@ class SearchKindsTest : public ::testing::Test {
   Proposal ProposeFrom(const json& config, int64_t seq, std::vector<HistoryEntry> history,
                        std::vector<HistoryEntry> prior = {}) {
     WriteConfig(config);
-    ProposalContext ctx{spec_, seq, ProposalSeed(42, seq), worktree_, config, std::move(history),
-                        std::nullopt};
+    ProposalContext ctx{
+        spec_, seq, ProposalSeed(42, seq), worktree_, config, std::move(history), std::nullopt};
     ctx.prior = std::move(prior);
     return Make()->Propose(ctx);
   }
@@ -111,14 +113,16 @@ double MixedLoss(const json& c) {
 TEST_F(SearchKindsTest, EvolutionAndTpeStayInsideTheSpaceAndRespectConditions) {
   for (const std::string kind : {"evolution", "tpe", "local", "random"}) {
     Configure(kind, MixedSpace(), {{"startup", 5}});
-    std::vector<HistoryEntry> history = RandomHistory(spec_.search_space, kBaseConfig, 30, MixedLoss);
+    std::vector<HistoryEntry> history =
+        RandomHistory(spec_.search_space, kBaseConfig, 30, MixedLoss);
     for (int seq = 31; seq < 61; ++seq) {
       Proposal p = ProposeFrom(kBaseConfig, seq, history);
       json after = ReadConfig();
       for (const Param& param : spec_.search_space.params) {
         const json* v = GetPath(after, param.name);
         ASSERT_NE(v, nullptr) << kind << " " << param.name;
-        EXPECT_TRUE(spec_.search_space.Contains(param, *v)) << kind << " " << param.name << " = " << *v;
+        EXPECT_TRUE(spec_.search_space.Contains(param, *v))
+            << kind << " " << param.name << " = " << *v;
       }
       // momentum belongs to muon: under adamw it keeps the file's value.
       if (after["optimizer"] == "adamw") {
@@ -335,7 +339,8 @@ TEST_F(SearchKindsTest, LocalWidensItsStepOnAPlateauAndSaysSoOnce) {
   Proposal p = ProposeFrom(json{{"x", 0.0}}, 11, history);
   ASSERT_EQ(p.notes.size(), 1u);
   EXPECT_NE(p.notes[0].find("local: plateau, 10 experiments without an accepted change"),
-            std::string::npos) << p.notes[0];
+            std::string::npos)
+      << p.notes[0];
   double wide = mean_step(history);
   EXPECT_GT(wide, 3 * calm);  // two plateaus: step x4
   history.push_back({11, "rejected", 2.0, json{{"x", 11}}, "", ""});

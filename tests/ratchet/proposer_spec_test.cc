@@ -52,7 +52,8 @@ class ProposerSpecTest : public ::testing::Test {
 };
 
 TEST_F(ProposerSpecTest, SearchKindsReadTheirOwnKeys) {
-  Spec s = Parse(With({{"kind", "tpe"}, {"config", "params.json"}, {"startup", 5}, {"candidates", 48}}));
+  Spec s =
+      Parse(With({{"kind", "tpe"}, {"config", "params.json"}, {"startup", 5}, {"candidates", 48}}));
   EXPECT_EQ(s.proposer.kind, "tpe");
   EXPECT_EQ(s.proposer.options["startup"], 5);
   EXPECT_TRUE(IsSearchProposerKind("evolution"));
@@ -62,19 +63,23 @@ TEST_F(ProposerSpecTest, SearchKindsReadTheirOwnKeys) {
             "proposer.startup: must be at least 1, got 0");
   EXPECT_EQ(ErrorOf(With({{"kind", "evolution"}, {"config", "params.json"}, {"population", 1}})),
             "proposer.population: must be at least 2, got 1");
-  EXPECT_EQ(ErrorOf(With({{"kind", "evolution"}, {"config", "params.json"}, {"startup", 3}})).substr(0, 30),
+  EXPECT_EQ(ErrorOf(With({{"kind", "evolution"}, {"config", "params.json"}, {"startup", 3}}))
+                .substr(0, 30),
             "proposer.startup: unknown key ");
   EXPECT_EQ(ErrorOf(With({{"kind", "tpe"}})), "proposer.config: required for proposer kind tpe");
 }
 
 TEST_F(ProposerSpecTest, CommandNeedsAnArgvWithItsOwnPlaceholders) {
-  Spec s = Parse(With({{"kind", "command"}, {"argv", {"agent", "--prompt", "{prompt_file}", "{seq}"}},
+  Spec s = Parse(With({{"kind", "command"},
+                       {"argv", {"agent", "--prompt", "{prompt_file}", "{seq}"}},
                        {"timeout_seconds", 60}}));
   EXPECT_EQ(s.proposer.kind, "command");
   EXPECT_EQ(ErrorOf(With({{"kind", "command"}})), "proposer.argv: required key is missing");
-  EXPECT_EQ(ErrorOf(With({{"kind", "command"}, {"argv", OJson::array()}})), "proposer.argv: must not be empty");
+  EXPECT_EQ(ErrorOf(With({{"kind", "command"}, {"argv", OJson::array()}})),
+            "proposer.argv: must not be empty");
   EXPECT_EQ(ErrorOf(With({{"kind", "command"}, {"argv", {"agent", "{data_dir}"}}})),
-            "proposer.argv[1]: unknown placeholder {data_dir} (known: prompt_file, workspace, seed, seq)");
+            "proposer.argv[1]: unknown placeholder {data_dir} (known: prompt_file, workspace, "
+            "seed, seq)");
   EXPECT_EQ(ErrorOf(With({{"kind", "command"}, {"argv", {"a"}}, {"timeout_seconds", 0}})),
             "proposer.timeout_seconds: must be > 0, got 0");
   EXPECT_EQ(ErrorOf(With({{"kind", "command"}, {"argv", {"a"}}, {"model", "m"}})).substr(0, 28),
@@ -82,19 +87,25 @@ TEST_F(ProposerSpecTest, CommandNeedsAnArgvWithItsOwnPlaceholders) {
 }
 
 TEST_F(ProposerSpecTest, OpenAiNeedsAModelAndNamesTheKeyVariableNeverTheKey) {
-  Spec s = Parse(With({{"kind", "openai"}, {"model", "llama3"}, {"api_key_env", "OPENAI_API_KEY"},
-                       {"config", "params.json"}, {"retries", 0}, {"temperature", 0.2}}));
+  Spec s = Parse(With({{"kind", "openai"},
+                       {"model", "llama3"},
+                       {"api_key_env", "OPENAI_API_KEY"},
+                       {"config", "params.json"},
+                       {"retries", 0},
+                       {"temperature", 0.2}}));
   EXPECT_EQ(s.proposer.options["model"], "llama3");
   EXPECT_EQ(ErrorOf(With({{"kind", "openai"}})), "proposer.model: required key is missing");
   EXPECT_EQ(ErrorOf(With({{"kind", "openai"}, {"model", "m"}, {"api_key_env", "sk-abc123"}})),
             "proposer.api_key_env: must name an environment variable (letters, digits, '_'), not "
             "hold the key");
-  EXPECT_EQ(ErrorOf(With({{"kind", "openai"}, {"model", "m"}, {"api_key", "sk-abc"}})).substr(0, 31),
-            "proposer.api_key: unknown key (");
+  EXPECT_EQ(
+      ErrorOf(With({{"kind", "openai"}, {"model", "m"}, {"api_key", "sk-abc"}})).substr(0, 31),
+      "proposer.api_key: unknown key (");
   EXPECT_EQ(ErrorOf(With({{"kind", "openai"}, {"model", "m"}, {"base_url", "localhost:8080"}})),
             "proposer.base_url: must start with http:// or https://, got \"localhost:8080\"");
-  EXPECT_EQ(ErrorOf(With({{"kind", "openai"}, {"model", "m"}, {"config", "nope.json"}})).substr(0, 42),
-            "proposer.config: \"nope.json\" is not a file");
+  EXPECT_EQ(
+      ErrorOf(With({{"kind", "openai"}, {"model", "m"}, {"config", "nope.json"}})).substr(0, 42),
+      "proposer.config: \"nope.json\" is not a file");
 }
 
 TEST_F(ProposerSpecTest, MakeProposerBuildsEveryKind) {

@@ -82,7 +82,8 @@ TEST(TpeNumericEstimator, WithoutObservationsIsThePriorAlone) {
 }
 
 TEST(TpeNumericEstimator, SamplesStayInsideTheRangeAndFollowTheKernels) {
-  NumericEstimator e = FitNumeric(std::vector<double>(30, 0.9), std::vector<double>(30, 1.0), 0.0, 1.0);
+  NumericEstimator e =
+      FitNumeric(std::vector<double>(30, 0.9), std::vector<double>(30, 1.0), 0.0, 1.0);
   std::mt19937_64 rng(7);
   int near = 0;
   for (int i = 0; i < 1000; ++i) {
