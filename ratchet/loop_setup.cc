@@ -148,6 +148,7 @@ void Controller::OpenOrCreateRun() {
 // interrupted, leftovers are killed and removed, and git is brought in line
 // with the store (the store is the truth: it is written first).
 void Controller::Reconcile() {
+  workspace_->ClearStaleRefLocks();
   for (ExperimentRow experiment : store_->UnfinishedExperiments(run_.id)) {
     if (experiment.pgid) KillProcessGroup(static_cast<pid_t>(*experiment.pgid));
     experiment.pgid.reset();

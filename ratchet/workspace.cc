@@ -536,6 +536,14 @@ std::string Workspace::ReadFileAt(const std::string& commit, const std::string& 
                      static_cast<size_t>(git_blob_rawsize(blob.get())));
 }
 
+void Workspace::ClearStaleRefLocks() {
+  std::error_code error;
+  fs::path refs = fs::path(git_repository_commondir(repo_.get())) / "refs";
+  for (const auto& entry : fs::recursive_directory_iterator(refs, error)) {
+    if (entry.path().extension() == ".lock") fs::remove(entry.path(), error);
+  }
+}
+
 void Workspace::SetCandidateRef(const std::string& tag, int64_t seq, const std::string& commit) {
   ValidateTag(tag);
   const std::string name = "refs/ratchet/" + tag + "/" + std::to_string(seq);

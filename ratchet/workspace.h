@@ -114,6 +114,11 @@ class Workspace {
   // Contents of `path` ('/'-separated) at `commit`; throws if absent.
   std::string ReadFileAt(const std::string& commit, const std::string& path);
 
+  // Deletes ref lock files (*.lock under .git/refs) that a killed writer left
+  // behind; git would refuse to update those refs forever. REQUIRES: the
+  // caller holds the workspace lock, so no live writer owns them.
+  void ClearStaleRefLocks();
+
   // --- Candidate refs refs/ratchet/<tag>/<seq> ---
   void SetCandidateRef(const std::string& tag, int64_t seq, const std::string& commit);
   std::string CandidateRef(const std::string& tag, int64_t seq);
