@@ -3,9 +3,6 @@
 // Prints one JSON line {"val_bpb", "bytes", "seconds", "bytes_per_s", ...}.
 // Exit 0 on success; 1 with a one-line message on stderr for any error (bad
 // manifest, corrupt checkpoint, failed cross-check).
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -13,27 +10,10 @@
 
 #include "harness/eval.h"
 #include "ratchet/error.h"
-
-namespace {
-
-// libgomp lets idle team threads busy-wait for ~300k spins between parallel
-// regions, and reads that policy from the environment once, when it loads. On
-// a 2-core machine shared with other work, spinning threads steal the time
-// slices of the thread that holds the work: the evaluation measured 30-60x
-// slower (16 KB of val.bin: 28 s vs 0.8 s at load 10; bench/RESULTS.md). A
-// short spin keeps the idle-machine speed. So, unless the user chose a policy,
-// set one and re-execute this program once (execv only returns on failure, and
-// then we simply run as we are).
-void LimitOpenMpSpinning(char** argv) {
-  if (getenv("GOMP_SPINCOUNT") != nullptr || getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("GOMP_SPINCOUNT", "1000", 1);
-  execv("/proc/self/exe", argv);
-}
-
-}  // namespace
+#include "trainer/runtime_env.h"
 
 int main(int argc, char** argv) {
-  LimitOpenMpSpinning(argv);
+  ratchet::train::TuneRuntimeEnvironment(argv);
   ratchet::EvalOptions options;
   CLI::App app{"Score a ratchet-train checkpoint in bits per byte on DIR/val.bin"};
   app.add_option("--checkpoint", options.checkpoint, "checkpoint written by ratchet-train")

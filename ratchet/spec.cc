@@ -745,4 +745,21 @@ Spec ParseSpec(std::string_view text, const std::filesystem::path& origin) {
 
 Spec LoadSpec(const std::filesystem::path& path) { return ParseSpec(ReadFile(path), path); }
 
+Spec LoadSpecWithBudget(const std::filesystem::path& path, double amount) {
+  Spec spec = LoadSpec(path);
+  OJson json = OJson::parse(spec.text);
+  if (spec.budget.kind == Budget::Kind::kTime) {
+    if (!(amount > 0) || !std::isfinite(amount)) {
+      throw Error(path.string() + ": --budget: a time budget is a number of seconds > 0");
+    }
+    json["budget"]["seconds"] = amount;
+  } else {
+    if (!(amount >= 1) || amount != std::floor(amount) || amount > 9e18) {
+      throw Error(path.string() + ": --budget: a token budget is a whole number of tokens > 0");
+    }
+    json["budget"]["tokens"] = static_cast<int64_t>(amount);
+  }
+  return ParseSpec(json.dump(2), path);
+}
+
 }  // namespace ratchet

@@ -98,6 +98,11 @@ struct Spec {
 // Reads and validates the spec at `path`. Throws Error (see above).
 Spec LoadSpec(const std::filesystem::path& path);
 
+// Reads the spec at `path` with its budget amount replaced by `amount`
+// (seconds or tokens, by the spec's budget kind): `ratchet run --budget`.
+// The returned spec's text carries the new amount, so the run records it.
+Spec LoadSpecWithBudget(const std::filesystem::path& path, double amount);
+
 // Validates `text` as if read from `origin`: `origin` names the file in
 // errors and its folder anchors relative paths (the template must exist).
 Spec ParseSpec(std::string_view text, const std::filesystem::path& origin);

@@ -17,6 +17,7 @@
 #include "trainer/schedule.h"
 
 extern "C" void openblas_set_num_threads(int);
+extern "C" char* openblas_get_corename(void);  // which kernels OpenBLAS runs
 
 namespace ratchet::train {
 
@@ -148,6 +149,7 @@ TrainSummary TrainLoop(Model& model, Optimizer& optimizer, DataLoader& data, con
 
 std::string SummaryJson(const TrainSummary& s) {
   return nlohmann::json{{"summary", true},         {"steps", s.steps},
+                        {"blas_core", openblas_get_corename()},
                         {"tokens", s.tokens},      {"train_loss", s.train_loss},
                         {"tokens_per_s", s.tokens_per_s}, {"gflops", s.gflops},
                         {"peak_rss_mb", s.peak_rss_mb},   {"seconds", s.seconds},

@@ -6,9 +6,11 @@
 #include <CLI/CLI.hpp>
 
 #include "ratchet/error.h"
+#include "trainer/runtime_env.h"
 #include "trainer/train_loop.h"
 
 int main(int argc, char** argv) {
+  ratchet::train::TuneRuntimeEnvironment(argv);
   using ratchet::train::Budget;
   ratchet::train::TrainOptions o;
   double time_budget = 0;

@@ -597,5 +597,27 @@ TEST_F(SpecTest, LimitsAreChecked) {
   EXPECT_EQ(s.limits.max_experiments, 50);
 }
 
+TEST_F(SpecTest, BudgetOverrideReplacesTheAmountOfTheSpecsKind) {
+  std::ofstream(origin_) << Valid().dump(2);
+  Spec time = LoadSpecWithBudget(origin_, 2.5);
+  EXPECT_EQ(time.budget.kind, Budget::Kind::kTime);
+  EXPECT_DOUBLE_EQ(time.budget.seconds, 2.5);
+  EXPECT_NE(time.text.find("2.5"), std::string::npos) << "the run must record the new amount";
+  EXPECT_EQ(time.name, "toy");
+
+  OJson tokens = Valid();
+  tokens["budget"] = {{"kind", "tokens"}, {"tokens", 1000}};
+  tokens["train"]["timeout_seconds"] = 60;
+  std::ofstream(origin_) << tokens.dump(2);
+  EXPECT_EQ(LoadSpecWithBudget(origin_, 5000).budget.tokens, 5000);
+  try {
+    LoadSpecWithBudget(origin_, 10.5);
+    FAIL() << "a fractional token budget was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              origin_.string() + ": --budget: a token budget is a whole number of tokens > 0");
+  }
+}
+
 }  // namespace
 }  // namespace ratchet

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "trainer/checkpoint.h"
+#include "trainer/runtime_env.h"
 #include "trainer_test_util.h"
 
 namespace ratchet::train {
@@ -67,6 +68,13 @@ TEST_F(TrainMainTest, TrainsPrintsJsonLinesAndWritesALoadableCheckpoint) {
   for (const char* key : {"train_loss", "tokens_per_s", "gflops", "peak_rss_mb", "seconds"}) {
     EXPECT_TRUE(summary.contains(key)) << key;
   }
+  // OpenBLAS ran kernels that fit this CPU (not a pre-AVX2 fallback).
+  __builtin_cpu_init();
+  bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  std::string core = summary["blas_core"];
+  EXPECT_STREQ(BetterBlasCore(core.c_str(), avx512, avx2_fma), "") << core;
   LoadedCheckpoint ckpt = LoadCheckpoint(ckpt_);
   EXPECT_EQ(ckpt.meta["tokens"], 800);
   EXPECT_EQ(ckpt.meta["seed"], 3);
@@ -85,6 +93,16 @@ TEST_F(TrainMainTest, MissingBudgetIsAUsageError) {
   Result r = RunTrain(Args(""));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("--time-budget"));
+}
+
+TEST(BetterBlasCore, ReplacesOnlyPreAvx2KernelsOnCpusThatHaveAvx2) {
+  EXPECT_STREQ(BetterBlasCore("Prescott", true, true), "SkylakeX");
+  EXPECT_STREQ(BetterBlasCore("Prescott", false, true), "Haswell");
+  EXPECT_STREQ(BetterBlasCore("sandybridge", false, true), "Haswell");
+  EXPECT_STREQ(BetterBlasCore("Prescott", false, false), "");  // nothing better to pick
+  EXPECT_STREQ(BetterBlasCore("Haswell", true, true), "");     // OpenBLAS's choice stands
+  EXPECT_STREQ(BetterBlasCore("Zen", false, true), "");
+  EXPECT_STREQ(BetterBlasCore("SkylakeX", true, true), "");
 }
 
 }  // namespace
