@@ -5,6 +5,7 @@
 // toy's objective plus N(0, noise) noise. One JSON line per (strategy, seed).
 //
 //   ratchet-bench-search search --strategy tpe --seeds 10 --experiments 50
+//   ratchet-bench-search search --strategy tpe --option multivariate=false
 //   ratchet-bench-search aa --policy confirm --seeds 20 --experiments 100
 //   ratchet-bench-search objective PARAMS.json     (checked against ratchet-toy)
 //
@@ -83,8 +84,7 @@ struct Options {
   int seeds = 10, experiments = 50, first_seed = 1;
   double noise = 0.3;
   int calibration = 3, repeats = 2;
-  double gate = 0;        // what-if: confirm only first measurements this many sds better
-  bool futility = false;  // what-if: stop confirming once the fresh mean is no better
+  json proposer_options = json::object();  // --option KEY=JSON, e.g. multivariate=false
 };
 
 struct RunResult {
@@ -101,7 +101,9 @@ RunResult Simulate(const Options& o, int seed, const SearchSpace& space, const f
   spec.proposer.kind = o.strategy;
   spec.proposer.config = "params.json";
   spec.proposer.seed = static_cast<uint64_t>(seed);
-  spec.proposer.options = {{"kind", o.strategy}, {"config", "params.json"}};
+  spec.proposer.options = o.proposer_options;
+  spec.proposer.options["kind"] = o.strategy;
+  spec.proposer.options["config"] = "params.json";
   spec.search_space = space;
   std::unique_ptr<Proposer> proposer = MakeProposer(spec);
 
@@ -164,35 +166,15 @@ RunResult Simulate(const Options& o, int seed, const SearchSpace& space, const f
     duplicates_in_a_row = 0;
     evaluated.push_back(config);
     double first = measure(config);
-    Verdict v = DecideFirst(rule, best_samples, first);
+    // As ratchet/loop.cc: the gate, then fresh measurements one at a time.
+    Verdict v = DecideFirst(rule, best_samples, first, PooledNoise(noise_groups));
+    const Verdict gate = v;
     std::vector<double> fresh;
-    int rounds = 0;
-    // What-if (not in ratchet/acceptance.cc): only confirm a first
-    // measurement that beats the best by `gate` noise sds ...
-    if (v.kind == Verdict::Kind::kMeasureMore && o.gate > 0) {
-      double sd = PooledNoise(noise_groups).sd;
-      double margin = o.gate * sd * std::sqrt(1.0 + 1.0 / static_cast<double>(best_samples.size()));
-      if (Improvement(Goal::kMinimize, Mean(best_samples), first) < margin)
-        v.kind = Verdict::Kind::kReject;
-    }
-    bool futile = false;
     while (v.kind == Verdict::Kind::kMeasureMore) {
-      ++rounds;
-      for (int k = 0; k < std::max(1, o.repeats); ++k) {
-        fresh.push_back(measure(config));
-        // ... and stop re-measuring once the fresh mean is no better than the best.
-        if (o.futility && Mean(fresh) >= Mean(best_samples)) {
-          futile = true;
-          break;
-        }
-      }
-      if (futile) {
-        v.kind = Verdict::Kind::kReject;
-        break;
-      }
+      fresh.push_back(measure(config));
       std::vector<std::vector<double>> groups = noise_groups;
       groups.push_back(fresh);
-      v = DecideConfirm(rule, best_samples, fresh, PooledNoise(groups), rounds);
+      v = DecideFresh(rule, best_samples, gate, fresh, PooledNoise(groups), o.repeats);
     }
     if (fresh.size() >= 2) noise_groups.push_back(fresh);
     entry.metric = fresh.empty() ? first : Mean(fresh);
@@ -215,7 +197,8 @@ int Main(int argc, char** argv) {
   Options o;
   if (argc < 2) {
     std::cerr << "usage: ratchet-bench-search search|aa|objective [--strategy S] [--policy P] "
-                 "[--seeds N] [--first-seed N] [--experiments N] [--noise SD]\n";
+                 "[--seeds N] [--first-seed N] [--experiments N] [--noise SD] "
+                 "[--option KEY=JSON]...\n";
     return 2;
   }
   o.mode = argv[1];
@@ -238,10 +221,8 @@ int Main(int argc, char** argv) {
       o.experiments = std::stoi(v);
     else if (k == "--noise")
       o.noise = std::stod(v);
-    else if (k == "--gate")
-      o.gate = std::stod(v);
-    else if (k == "--futility")
-      o.futility = v == "1";
+    else if (k == "--option" && v.find('=') != std::string::npos)
+      o.proposer_options[v.substr(0, v.find('='))] = json::parse(v.substr(v.find('=') + 1));
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;

@@ -4,14 +4,17 @@ and tpe proposers (driven by ratchet-bench-search, the real proposers and the
 real confirm rule) against Optuna's TPESampler on the same objective and the
 same noise, starting from the same baseline config.
 
-    /usr/bin/python3 bench/search_efficiency.py [--bin build/bin] [--seeds 10] [--experiments 50]
+    /usr/bin/python3 bench/search_efficiency.py [--bin build/bin] [--seeds 10] [--first-seed 1]
+                                                [--experiments 50]
 
 Needs Debian's python3-optuna (scripts/install-bench-deps). Prints a Markdown
 table: the true (noise-free) objective of the config each method would call
 its best after 25 and 50 experiments, median over seeds (0 is the optimum).
 For ratchet that is the accepted best (policy confirm, as specs/toy.json;
-one extra row under strict); for Optuna the trial with the lowest measured
-value (what study.best_trial returns).
+extra rows for the independent tpe and for tpe under strict); for Optuna
+(default TPESampler, and multivariate=True) the trial with the lowest
+measured value (what study.best_trial returns). Last line: ratchet tpe's
+median over Optuna's, at 25 and at the end.
 """
 import argparse, json, math, os, platform, statistics, subprocess, sys, tempfile
 
@@ -48,20 +51,23 @@ def check_objective(bin_dir):
                 sys.exit(f"objective mismatch on {p}: toy {toy}, python {objective(p)}, c++ {cpp}")
 
 
-def ratchet_curves(bin_dir, strategy, seeds, experiments, policy="confirm"):
-    out = subprocess.run([os.path.join(bin_dir, "ratchet-bench-search"), "search", "--strategy", strategy,
-                          "--seeds", str(seeds), "--experiments", str(experiments), "--policy", policy],
-                         check=True, capture_output=True, text=True).stdout
+def ratchet_curves(bin_dir, strategy, seeds, first_seed, experiments, policy="confirm", options=()):
+    argv = [os.path.join(bin_dir, "ratchet-bench-search"), "search", "--strategy", strategy,
+            "--seeds", str(seeds), "--first-seed", str(first_seed), "--experiments", str(experiments),
+            "--policy", policy]
+    for o in options:
+        argv += ["--option", o]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
     rows = [json.loads(l) for l in out.splitlines() if l.strip()]
     return [r["curve"] for r in rows], [(r["measurements"] - r["calibration"]) / max(1, r["experiments"]) for r in rows]
 
 
-def optuna_curves(seeds, experiments, noise=0.3):
+def optuna_curves(seeds, first_seed, experiments, noise=0.3, multivariate=False):
     import numpy as np
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     curves = []
-    for seed in range(1, seeds + 1):
+    for seed in range(first_seed, first_seed + seeds):
         rng = np.random.default_rng(1000 + seed)
 
         def f(trial):
@@ -73,7 +79,8 @@ def optuna_curves(seeds, experiments, noise=0.3):
             trial.set_user_attr("true", objective(p))
             return objective(p) + rng.normal(0, noise)
 
-        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=multivariate)
+        study = optuna.create_study(sampler=sampler)
         study.enqueue_trial(BASELINE)
         study.optimize(f, n_trials=experiments + 1)  # trial 0 is the baseline
         trials = study.trials
@@ -95,21 +102,28 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="build/bin")
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=1, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--experiments", type=int, default=50)
     a = ap.parse_args()
     check_objective(a.bin)
     results = {}
     for s in ["random", "local", "evolution", "tpe"]:
-        curves, cost = ratchet_curves(a.bin, s, a.seeds, a.experiments)
+        curves, cost = ratchet_curves(a.bin, s, a.seeds, a.first_seed, a.experiments)
         results["ratchet " + s] = (curves, statistics.median(cost))
+    # tpe is multivariate by default; the independent one is Optuna's default.
+    curves, cost = ratchet_curves(a.bin, "tpe", a.seeds, a.first_seed, a.experiments,
+                                  options=["multivariate=false"])
+    results["ratchet tpe, independent"] = (curves, statistics.median(cost))
     # The same search judged like Optuna judges (best single measurement):
     # separates the strategy from the price of honest acceptance.
-    curves, cost = ratchet_curves(a.bin, "tpe", a.seeds, a.experiments, policy="strict")
+    curves, cost = ratchet_curves(a.bin, "tpe", a.seeds, a.first_seed, a.experiments, policy="strict")
     results["ratchet tpe, strict acceptance"] = (curves, statistics.median(cost))
-    results["Optuna TPESampler"] = (optuna_curves(a.seeds, a.experiments), 1.0)
+    results["Optuna TPESampler"] = (optuna_curves(a.seeds, a.first_seed, a.experiments), 1.0)
+    results["Optuna TPESampler(multivariate=True)"] = (
+        optuna_curves(a.seeds, a.first_seed, a.experiments, multivariate=True), 1.0)
     ref = median_curve(results["ratchet random"][0])[-1]
     print(f"toy objective (optimum 0, baseline {objective(BASELINE):.3f}), noise sd 0.3, "
-          f"{a.seeds} seeds; {platform.processor() or platform.machine()}")
+          f"{a.seeds} seeds from {a.first_seed}; {platform.processor() or platform.machine()}")
     print()
     print(f"| method | median best true objective @25 | @50 | experiments until the median reaches "
           f"random's @{a.experiments} ({ref:.3f}) | measurements per experiment |")
@@ -119,6 +133,11 @@ def main():
         reach = next((i + 1 for i, v in enumerate(m) if v <= ref), None)
         at25 = m[24] if len(m) >= 25 else float("nan")
         print(f"| {name} | {at25:.3f} | {m[-1]:.3f} | {reach if reach else '> ' + str(len(m))} | {cost:.2f} |")
+    ours, peer = median_curve(results["ratchet tpe"][0]), median_curve(results["Optuna TPESampler"][0])
+    print()
+    at25 = ours[24] / peer[24] if len(ours) >= 25 else math.nan
+    print(f"ratio ratchet tpe (confirm) / Optuna TPESampler, median best true objective: "
+          f"@25 {at25:.2f}, @{a.experiments} {ours[-1] / peer[-1]:.2f} (below 1: ratchet better)")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,10 @@
 # PyTorch runs three ways: as installed (Debian's libblas.so.3 alternative,
 # OpenBLAS pthread by default), and with LD_LIBRARY_PATH at Debian's OpenMP
 # builds of OpenBLAS and BLIS. Needs scripts/install-bench-deps. Every command
-# runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, so OpenBLAS picks its
-# kernel itself; the kernel that ran is printed. The machine's other load
+# runs with OPENBLAS_L2_SIZE unset and OPENBLAS_CORETYPE set to the kernel
+# ratchet-train picks for itself (trainer/runtime_env.h: OpenBLAS's own choice,
+# unless it fell back to a pre-AVX2 kernel on a CPU it does not know), so all
+# runners get the same OpenBLAS kernels; the kernel that ran is printed. The machine's other load
 # distorts everything: run it on an idle machine and read the "load" line.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,9 +51,16 @@ data=${RATCHET_BENCH_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/ratchet/kjv}
 field() { $py -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 summary() { grep '"summary"' "$1" | tail -n1; }
 
+echo '{"n_layer": 1, "n_embd": 32, "n_head": 2, "seq_len": 16, "batch_size": 2}' >"$work/probe.json"
+"${clean[@]}" "$bin/ratchet-train" --config "$work/probe.json" --data "$data" --out "$work/probe.ckpt" \
+  --seed 1 --threads 1 --token-budget 32 --log-every 0 >"$work/probe.log"
+core=$(field "$(summary "$work/probe.log")" blas_core)
+clean=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE="$core")
+
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "build: $build ($build_type), $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "torch: $($py -c 'import torch; print(torch.__version__)'); threads: $threads; seconds per run: $seconds; repeats: $repeats (best counts)"
+echo "OpenBLAS kernel for every runner: $core (ratchet-train's choice)"
 echo
 
 # --- sgemm peer: best 2-thread GFLOP/s on transformer shapes, per BLAS ----------

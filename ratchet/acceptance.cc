@@ -1,5 +1,6 @@
 #include "ratchet/acceptance.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -104,8 +105,13 @@ double Improvement(Goal goal, double best, double candidate) {
   return goal == Goal::kMinimize ? best - candidate : candidate - best;
 }
 
+double ConfirmGate(const Noise& noise, size_t best_n) {
+  if (noise.dof <= 0 || noise.sd <= 0 || best_n == 0) return 0.0;
+  return noise.sd * std::sqrt(1.0 + 1.0 / static_cast<double>(best_n));
+}
+
 Verdict DecideFirst(const AcceptanceRule& rule, const std::vector<double>& best,
-                    double first_measurement) {
+                    double first_measurement, const Noise& noise) {
   double best_mean = Mean(best);
   double improvement = Improvement(rule.goal, best_mean, first_measurement);
   Verdict verdict;
@@ -133,17 +139,75 @@ Verdict DecideFirst(const AcceptanceRule& rule, const std::vector<double>& best,
                          Format(rule.min_delta);
       }
       return verdict;
-    case Policy::kConfirm:
+    case Policy::kConfirm: {
+      double gate = ConfirmGate(noise, best.size());
       verdict.numbers["rule"] = "confirm";
-      if (improvement > 0 && improvement >= rule.min_delta) {
-        verdict.kind = Verdict::Kind::kMeasureMore;
-        verdict.reason = "looks better by " + Format(improvement) + "; re-measuring";
-      } else {
+      verdict.numbers["gate"] = gate;
+      verdict.numbers["gate_sd"] = noise.sd;
+      verdict.numbers["noise_dof"] = noise.dof;
+      std::string gate_text = gate > 0 ? "the gate " + Format(gate) + " (1 noise sd " +
+                                             Format(noise.sd) + " x sqrt(1 + 1/" +
+                                             std::to_string(best.size()) + "))"
+                                       : "the gate 0 (no noise estimate)";
+      if (improvement <= 0) {
         verdict.kind = Verdict::Kind::kReject;
         verdict.reason = "first measurement not better than the best (" +
                          Format(improvement) + ")";
+      } else if (improvement < rule.min_delta) {
+        verdict.kind = Verdict::Kind::kReject;
+        verdict.reason = "first measurement improves by " + Format(improvement) +
+                         ", below min_delta " + Format(rule.min_delta);
+      } else if (improvement < gate) {
+        verdict.kind = Verdict::Kind::kReject;
+        verdict.reason = "first measurement improves by " + Format(improvement) + ", below " +
+                         gate_text + "; not re-measured";
+      } else {
+        verdict.kind = Verdict::Kind::kMeasureMore;
+        verdict.reason = "looks better by " + Format(improvement) + " >= " + gate_text +
+                         "; re-measuring";
       }
       return verdict;
+    }
+  }
+  return verdict;
+}
+
+Verdict DecideFresh(const AcceptanceRule& rule, const std::vector<double>& best,
+                    const Verdict& gate, const std::vector<double>& fresh, const Noise& noise,
+                    int repeats) {
+  repeats = std::max(1, repeats);
+  bool round_complete = fresh.size() % static_cast<size_t>(repeats) == 0;
+  Verdict verdict;
+  if (round_complete) {
+    verdict = DecideConfirm(rule, best, fresh, noise, static_cast<int>(fresh.size()) / repeats);
+  } else {
+    double best_mean = Mean(best);
+    double fresh_mean = Mean(fresh);
+    double improvement = Improvement(rule.goal, best_mean, fresh_mean);
+    verdict.numbers = {{"rule", "confirm"},
+                       {"best_mean", best_mean},
+                       {"best_n", best.size()},
+                       {"fresh_mean", fresh_mean},
+                       {"fresh_n", fresh.size()},
+                       {"improvement", improvement},
+                       {"min_delta", rule.min_delta}};
+    if (improvement > 0) {
+      verdict.kind = Verdict::Kind::kMeasureMore;
+      verdict.reason = "fresh mean better by " + Format(improvement) + " after " +
+                       std::to_string(fresh.size()) + "; re-measuring";
+    } else {
+      // The t-test needs a positive mean improvement; with the remaining
+      // measurements drawn from the same distribution it would rarely get one.
+      verdict.kind = Verdict::Kind::kReject;
+      verdict.reason = "not confirmed: futility stop after " + std::to_string(fresh.size()) +
+                       " of " + std::to_string(repeats) + " fresh measurements, mean " +
+                       Format(fresh_mean) + " no better than the best's " + Format(best_mean);
+    }
+  }
+  verdict.numbers["futility_stop"] = verdict.kind == Verdict::Kind::kReject && !round_complete;
+  verdict.numbers["repeats"] = repeats;
+  for (const char* key : {"first", "gate", "gate_sd"}) {
+    if (gate.numbers.contains(key)) verdict.numbers[key] = gate.numbers[key];
   }
   return verdict;
 }

@@ -1,17 +1,27 @@
 // Acceptance: when does a measured candidate really beat the best?
 //
-// A plain "lower is better" accepts noise. The loop measures a candidate once;
-// only when that first measurement beats the best does the policy decide
-// what happens next:
-//   strict     accept on that single measurement.
-//   threshold  accept when it improves on the best by at least min_delta.
-//   confirm    re-measure with fresh seeds, then accept only when the fresh
-//              measurements alone (the first one was selected for looking
-//              good, so it is biased) beat the best's unbiased measurements by
-//              a one-sided Welch-style t-test at level alpha, with the noise
-//              pooled from every group of repeats seen in the run (the
-//              calibration repeats of the baseline at first), and by at least
-//              min_delta.
+// A plain "lower is better" accepts noise. The loop measures a candidate once
+// and the policy decides on that first measurement (DecideFirst):
+//   strict     accept when it is better than the best's mean.
+//   threshold  accept when it improves on the best's mean by at least min_delta.
+//   confirm    re-measure only when it improves on the best's mean by at least
+//              min_delta and by the gate: one pooled noise sd x sqrt(1 + 1/n),
+//              n the number of the best's unbiased measurements (the sd of the
+//              difference between one measurement and a mean of n, so an
+//              unchanged candidate passes about 16% of the time, not 50%).
+//              Without a noise estimate (dof 0) or with sd 0 the gate is 0.
+// confirm then takes `repeats` fresh-seed measurements one at a time
+// (DecideFresh). After each one, while more are due, it stops and rejects as
+// soon as the mean of the fresh ones is no better than the best's mean (the
+// futility stop: the test below needs a better fresh mean, and the remaining
+// measurements rarely turn it round). With all `repeats` in,
+// the decision (DecideConfirm) looks only at the fresh measurements (the first
+// one was selected for looking good, so it is biased): their mean must beat
+// the best's unbiased measurements in a one-sided t-test at level alpha, with
+// the noise pooled from every group of repeats seen in the run (the
+// calibration repeats of the baseline at first) plus the fresh ones, and by
+// at least min_delta. An improvement beyond max_improvement takes one more
+// round of `repeats` before it is believed.
 // Every decision carries the numbers it was made on, so `ratchet show N`
 // can explain it.
 #pragma once
@@ -55,15 +65,33 @@ struct Verdict {
   nlohmann::json numbers;   // everything the decision used
 };
 
+// The confirm gate: how much better than the best's mean (of `best_n`
+// measurements) a first measurement must be to be re-measured. 0 without a
+// noise estimate.
+double ConfirmGate(const Noise& noise, size_t best_n);
+
 // Called after the candidate's first measurement.
 // `best` holds the best's unbiased measurements (REQUIRES: non-empty).
+// `noise` is pooled over the run's groups of repeats; only confirm uses it.
 Verdict DecideFirst(const AcceptanceRule& rule, const std::vector<double>& best,
-                    double first_measurement);
+                    double first_measurement, const Noise& noise);
 
-// confirm only: called with the fresh re-measurements of a candidate whose
-// first measurement looked better. `noise` is pooled over the run.
-// `extra_rounds` is how many re-measurement rounds were already taken; a
-// suspiciously large improvement asks for one more round (kMeasureMore).
+// confirm only: called after each fresh measurement of a candidate that
+// DecideFirst sent to re-measurement (`gate` is that verdict; its first
+// measurement and gate are copied into the numbers). `fresh` holds the fresh
+// measurements so far (REQUIRES: non-empty), `noise` is pooled over the run's
+// groups and `fresh`, `repeats` (>= 1) is the size of one round. Returns
+// kMeasureMore while the round is incomplete and the fresh mean is better
+// than the best's, a futility reject when it is not, and DecideConfirm's
+// verdict at the end of each round.
+Verdict DecideFresh(const AcceptanceRule& rule, const std::vector<double>& best,
+                    const Verdict& gate, const std::vector<double>& fresh, const Noise& noise,
+                    int repeats);
+
+// confirm only: the t-test on the fresh re-measurements of a candidate.
+// `noise` is pooled over the run. `rounds_taken` is how many re-measurement
+// rounds were already taken; a suspiciously large improvement asks for one
+// more round (kMeasureMore) while rounds_taken < 2.
 Verdict DecideConfirm(const AcceptanceRule& rule, const std::vector<double>& best,
                       const std::vector<double>& fresh, const Noise& noise, int rounds_taken);
 

@@ -181,6 +181,13 @@ void CommandShow(const ReadOptions& options, int64_t seq, std::ostream& out) {
                          m.train_seconds.value_or(0), m.eval_seconds.value_or(0));
     }
   }
+  if (std::optional<ExchangeRow> exchange = store.GetExchange(e->id)) {
+    for (const auto& [title, text] : {std::pair{"prompt", &exchange->prompt},
+                                      std::pair{"reply", &exchange->reply}}) {
+      if (text->empty()) continue;
+      out << "--- " << title << " ---\n" << *text << (text->back() == '\n' ? "" : "\n");
+    }
+  }
   if (e->commit && e->seq > 0) {
     Workspace workspace = Workspace::Open(options.workspace);
     out << "diff:\n" << workspace.Patch(e->parent_commit, *e->commit);

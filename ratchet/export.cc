@@ -141,7 +141,8 @@ MeasurementRow MeasurementFromJson(const json& j) {
   return m;
 }
 
-json ExperimentJson(const ExperimentRow& e, const std::vector<MeasurementRow>& measurements) {
+json ExperimentJson(const ExperimentRow& e, const std::vector<MeasurementRow>& measurements,
+                    const std::optional<ExchangeRow>& exchange) {
   json row = {{"id", e.id},
               {"run_id", e.run_id},
               {"seq", e.seq},
@@ -171,6 +172,10 @@ json ExperimentJson(const ExperimentRow& e, const std::vector<MeasurementRow>& m
   json list = json::array();
   for (const MeasurementRow& m : measurements) list.push_back(MeasurementJson(m));
   row["measurements"] = list;
+  if (exchange) {
+    row["prompt"] = exchange->prompt;
+    row["reply"] = exchange->reply;
+  }
   return row;
 }
 
@@ -320,7 +325,9 @@ json ExportJson(const RunData& data) {
   }
   json experiments = json::array();
   for (size_t i = 0; i < data.experiments.size(); ++i) {
-    experiments.push_back(ExperimentJson(data.experiments[i], data.measurements[i]));
+    std::optional<ExchangeRow> exchange =
+        i < data.exchanges.size() ? data.exchanges[i] : std::nullopt;
+    experiments.push_back(ExperimentJson(data.experiments[i], data.measurements[i], exchange));
   }
   root["experiments"] = experiments;
   json events = json::array();
@@ -361,6 +368,11 @@ RunData RunDataFromExportJson(const json& root) {
         measurements.push_back(MeasurementFromJson(m));
       }
       data.measurements.push_back(measurements);
+      std::optional<ExchangeRow> exchange;
+      if (e.contains("prompt")) {
+        exchange = ExchangeRow{Get<std::string>(e, "prompt"), Get<std::string>(e, "reply")};
+      }
+      data.exchanges.push_back(exchange);
     }
     for (const json& ev : Get<json>(root, "events")) {
       data.events.push_back({Get<int64_t>(ev, "id"), Get<int64_t>(ev, "run_id"),

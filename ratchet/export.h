@@ -15,7 +15,9 @@
 // tag, uid, metric name and hardware fingerprint on each row.
 // JSON: {"format": "ratchet-export", "version": 1, "run", "hardware",
 // "experiments": [... each with "measurements": [...]], "events"}; every
-// store column under its own name, JSON columns embedded as JSON.
+// store column under its own name, JSON columns embedded as JSON; an
+// experiment of an agent or LLM proposer also has "prompt" and "reply".
+// (CSV leaves them out: prompts of tens of kilobytes make unusable rows.)
 #pragma once
 
 #include <filesystem>

@@ -111,6 +111,9 @@ std::vector<ImportedRun> ImportStore(const Store& from, Store& into) {
         }
         for (const MeasurementRow& m : into.ListMeasurements(e.id)) have.insert({m.role, m.repeat});
       }
+      if (std::optional<ExchangeRow> exchange = from.GetExchange(there.id)) {
+        if (!into.GetExchange(e.id)) into.SetExchange(e.id, exchange->prompt, exchange->reply);
+      }
       for (const MeasurementRow& m : from.ListMeasurements(there.id)) {
         if (have.count({m.role, m.repeat})) continue;
         MeasurementRow copy = m;

@@ -1,6 +1,7 @@
 #include "ratchet/log_capture.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,15 +19,26 @@ LogCapture::LogCapture(const std::filesystem::path& path, uint64_t cap_bytes)
     head_cap_ = cap_bytes / 2;
     tail_cap_ = cap_bytes - head_cap_;
   }
-  if (!path.empty()) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(ErrnoMessage(path, "cannot create log file"));
+  if (path.empty()) return;
+  // Unlink rather than truncate: truncating a file with data makes ext4
+  // flush it at close (auto_da_alloc).
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    throw Error(ErrnoMessage(path, "cannot replace log file"));
+  }
+  struct stat folder;
+  const std::filesystem::path parent = path.has_parent_path() ? path.parent_path() : ".";
+  if (::stat(parent.c_str(), &folder) != 0 || !S_ISDIR(folder.st_mode)) {
+    throw Error(path.string() + ": cannot create log file: no folder " + parent.string());
   }
 }
 
 LogCapture::~LogCapture() { Finish(); }
 
 void LogCapture::Write(std::string_view data) {
+  if (fd_ < 0 && !data.empty() && !path_.empty() && !finished_ && write_error_.empty()) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) write_error_ = ErrnoMessage(path_, "cannot create log file");
+  }
   while (fd_ >= 0 && !data.empty()) {
     ssize_t n = ::write(fd_, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
@@ -77,7 +89,6 @@ void LogCapture::Append(std::string_view data) {
 
 void LogCapture::Finish() {
   if (finished_) return;
-  finished_ = true;
   uint64_t elided = total_bytes_ - head_written_ - ring_.size();
   if (capped_ && elided > 0) {
     std::string marker = last_head_byte_ == '\n' ? "" : "\n";
@@ -88,6 +99,7 @@ void LogCapture::Finish() {
   Write(std::string_view(ring_).substr(0, ring_start_));
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  finished_ = true;
   std::string().swap(ring_);
 }
 

@@ -7,6 +7,10 @@
 // buffer, and Finish() appends the ring after a line
 // `[ratchet: N bytes elided]` when anything had to be dropped. The file never
 // grows beyond cap + one marker line.
+//
+// The file is created at the first byte: a stream that stays empty (most
+// stderr streams) leaves no file, which spares the filesystem an inode per
+// run; readers treat a missing log as an empty one (ReadLogTail).
 #pragma once
 
 #include <cstdint>
@@ -18,9 +22,11 @@ namespace ratchet {
 
 class LogCapture {
  public:
-  // Creates (truncates) `path`; an empty path discards the bytes but still
+  // Removes an old file at `path` (so no stale output survives), and creates
+  // it anew at the first Append; an empty path discards the bytes but still
   // counts them. cap_bytes == 0 means no cap. Throws ratchet::Error naming the
-  // path when the file cannot be created.
+  // path when its folder does not exist or an old file cannot be removed; a
+  // file that cannot be created later is a write_error().
   LogCapture(const std::filesystem::path& path, uint64_t cap_bytes);
   ~LogCapture();  // Calls Finish() if it was not called.
   LogCapture(const LogCapture&) = delete;
@@ -41,7 +47,7 @@ class LogCapture {
   void Write(std::string_view data);
 
   std::filesystem::path path_;
-  int fd_ = -1;            // -1: discarding, or finished.
+  int fd_ = -1;            // -1: not created yet, discarding, or finished.
   uint64_t head_cap_ = 0;  // Bytes written through as they come.
   uint64_t tail_cap_ = 0;  // Size of the ring buffer.
   uint64_t head_written_ = 0;

@@ -9,6 +9,7 @@
 #include "ratchet/loop_internal.h"
 #include "ratchet/path_policy.h"
 #include "ratchet/runner.h"
+#include "ratchet/warm_start.h"
 
 namespace ratchet {
 
@@ -59,18 +60,15 @@ bool Controller::RunExperiment(int64_t seq) {
   ProposalContext context{spec_,    seq, ProposalSeed(spec_.proposer.seed, seq),
                           worktree, nlohmann::json::parse(best->params_json, nullptr, false),
                           history_, best->metric};
+  context.prior = prior_;
   Proposal proposal;
-  // Issue 4 (proposers, helper p1): agent and LLM proposers report what they
-  // were asked and what came back; it is kept beside the experiment's logs as
-  // .ratchet/runs/<tag>/<seq>.prompt.md and <seq>.reply.txt (until the store
-  // has columns for them), also for a failed proposal. A proposer's notes
-  // (e.g. a plateau widening the step) go to the run's event log.
+  // Agent and LLM proposers report what they were asked and what came back;
+  // it is stored with the experiment (`ratchet show N`), for a failed
+  // proposal too. A proposer's notes (e.g. a plateau widening the step) go to
+  // the run's event log.
   auto keep_exchange = [&](const std::string& prompt, const std::string& reply) {
     if (prompt.empty() && reply.empty()) return;
-    fs::path dir = RatchetDir(workspace_->dir()) / "runs" / tag_;
-    fs::create_directories(dir);
-    if (!prompt.empty()) WriteFileAtomic(dir / (std::to_string(seq) + ".prompt.md"), prompt);
-    if (!reply.empty()) WriteFileAtomic(dir / (std::to_string(seq) + ".reply.txt"), reply);
+    store_->SetExchange(experiment.id, prompt, reply);
   };
   try {
     proposal = proposer_->Propose(context);
@@ -96,13 +94,11 @@ bool Controller::RunExperiment(int64_t seq) {
     Finish(experiment, ExperimentStatus::kInvalid, *violation);
     return true;
   }
-  std::string commit = workspace_->CommitCandidate(
-      worktree, *best->commit,
-      AppendTrailers(proposal.description,
-                     {{"Ratchet-Run", tag_}, {"Ratchet-Seq", std::to_string(seq)}}));
-  workspace_->SetCandidateRef(tag_, seq, commit);
-  experiment.commit = commit;
-  experiment.tree = workspace_->TreeOf(commit);
+  // Only the tree is written now. The candidate's commit, with its outcome in
+  // the trailers, and its ref are made once, by Finish (each git object or
+  // ref costs a file); the store holds tree and parent until then, so
+  // Reconcile can finish an experiment a kill interrupted.
+  experiment.tree = workspace_->WriteCandidateTree(worktree, *best->commit);
   experiment.diff_stat = changes.stat;
   store_->UpdateExperiment(experiment);
   if (auto same = store_->FindEvaluatedTree(run_.id, *experiment.tree)) {
@@ -133,27 +129,26 @@ bool Controller::RunExperiment(int64_t seq) {
   experiment.peak_rss_kb = first.row.peak_rss_kb;
   experiment.exit_code = first.row.exit_code;
 
-  Verdict verdict = DecideFirst(rule, best_samples, *first.row.metric);
+  Verdict verdict = DecideFirst(rule, best_samples, *first.row.metric, PooledNoise(noise_groups_));
+  const Verdict gate = verdict;
+  // confirm: fresh seeds one at a time, so a futility stop saves the rest.
+  int repeats = std::max(1, spec_.acceptance.repeats);
   std::vector<double> fresh;
-  int rounds = 0;
   while (verdict.kind == Verdict::Kind::kMeasureMore) {
-    ++rounds;
-    int repeats = std::max(1, spec_.acceptance.repeats);
-    for (int r = 0; r < repeats; ++r) {
-      std::string phase = "confirm " + std::to_string(fresh.size() + 1) + "/" +
-                          std::to_string(rounds * repeats);
-      Measurement again = Measure(experiment, worktree, MeasurementRole::kConfirm, phase);
-      if (again.row.status != MeasurementStatus::kOk) {
-        again.reason = "on re-measurement: " + again.reason;
-        measurement_failed(again);
-        return true;
-      }
-      fresh.push_back(*again.row.metric);
-      all.push_back(*again.row.metric);
+    int planned = (static_cast<int>(fresh.size()) / repeats + 1) * repeats;
+    std::string phase =
+        "confirm " + std::to_string(fresh.size() + 1) + "/" + std::to_string(planned);
+    Measurement again = Measure(experiment, worktree, MeasurementRole::kConfirm, phase);
+    if (again.row.status != MeasurementStatus::kOk) {
+      again.reason = "on re-measurement: " + again.reason;
+      measurement_failed(again);
+      return true;
     }
+    fresh.push_back(*again.row.metric);
+    all.push_back(*again.row.metric);
     std::vector<std::vector<double>> groups = noise_groups_;
     groups.push_back(fresh);
-    verdict = DecideConfirm(rule, best_samples, fresh, PooledNoise(groups), rounds);
+    verdict = DecideFresh(rule, best_samples, gate, fresh, PooledNoise(groups), repeats);
   }
   if (fresh.size() >= 2) noise_groups_.push_back(fresh);
   // The recorded metric is the unbiased one where there is one.
@@ -169,10 +164,13 @@ bool Controller::RunExperiment(int64_t seq) {
 
 // accepted ones are worth the disk.
 void Controller::PruneArtifacts(int64_t seq) {
-  std::string prefix = std::to_string(seq) + ".";
-  std::error_code error;
-  for (const auto& dir : fs::directory_iterator(RunsDir(), error)) {
-    if (dir.path().filename().string().rfind(prefix, 0) == 0) internal::PruneArtifacts(dir.path());
+  // Its measurements are <seq>.0, <seq>.1, ... without gaps (Measure numbers
+  // them by count); naming them spares listing a folder that grows all night.
+  for (int64_t index = 0;; ++index) {
+    fs::path dir = RunsDir() / (std::to_string(seq) + "." + std::to_string(index));
+    std::error_code error;
+    if (!fs::is_directory(dir, error)) break;
+    internal::PruneArtifacts(dir);
   }
 }
 
@@ -186,15 +184,20 @@ void Controller::Finish(ExperimentRow& experiment, ExperimentStatus status,
   experiment.pgid.reset();
   experiment.ended_at = NowSeconds();
   bool accepted = status == ExperimentStatus::kAccepted;
-  if (experiment.commit) {
-    std::vector<std::pair<std::string, std::string>> trailers = {
-        {"Ratchet-Status", std::string(ToString(status))}};
-    if (experiment.metric) {
-      trailers.push_back(
-          {"Ratchet-Metric", spec_.metric.name + "=" + FormatNumber(*experiment.metric)});
-    }
+  std::vector<std::pair<std::string, std::string>> trailers = {
+      {"Ratchet-Status", std::string(ToString(status))}};
+  if (experiment.metric) {
+    trailers.push_back(
+        {"Ratchet-Metric", spec_.metric.name + "=" + FormatNumber(*experiment.metric)});
+  }
+  if (experiment.commit) {  // committed before its outcome (stores of older versions)
     experiment.commit = workspace_->Recommit(
         *experiment.commit, AppendTrailers(workspace_->Message(*experiment.commit), trailers));
+  } else if (experiment.tree) {
+    trailers.insert(trailers.begin(), {{"Ratchet-Run", tag_},
+                                       {"Ratchet-Seq", std::to_string(experiment.seq)}});
+    experiment.commit = workspace_->CommitTree(*experiment.tree, experiment.parent_commit,
+                                               AppendTrailers(experiment.description, trailers));
   }
   {
     Store::Transaction transaction(*store_);
@@ -218,6 +221,7 @@ void Controller::Finish(ExperimentRow& experiment, ExperimentStatus status,
   entry.metric = experiment.metric;
   entry.params = nlohmann::json::parse(experiment.params_json, nullptr, false);
   entry.description = experiment.description;
+  entry.reason = reason;
   history_.push_back(entry);
 
   std::string metric = experiment.metric ? fmt::format("{:.6g}", *experiment.metric) : "-";
@@ -234,6 +238,11 @@ RunSummary Controller::Run() {
   Reconcile();
   Calibrate();
   LoadHistory();
+  if (options_.warm_start) {
+    prior_ = WarmStartHistory(*store_, run_);
+    Event("info", "warm start: " + std::to_string(prior_.size()) + " experiments of earlier runs of '" +
+                      spec_.name + "' on this hardware");
+  }
   if (auto best = store_->BestAccepted(run_.id)) {
     summary_.best_metric = best->metric;
     summary_.best_commit = best->commit.value_or("");

@@ -28,6 +28,10 @@ struct RunOptions {
   double hours = 0;               // stop starting experiments after this long; 0: no limit
   std::optional<double> until;    // UNIX time after which no experiment starts
   std::filesystem::path bin_dir;  // {bin_dir}: where ratchet-train & co. live
+  std::optional<double> budget;   // replaces the spec's budget amount (seconds or tokens)
+  // Proposers also get the history of earlier runs of the same spec on the
+  // same hardware (warm_start.h) as ProposalContext::prior.
+  bool warm_start = false;
 };
 
 // Incremented by the signal handler: 1 = finish the current experiment and

@@ -99,6 +99,7 @@ class Controller {
   Vars base_vars_;
   std::unique_ptr<Proposer> proposer_;
   std::vector<HistoryEntry> history_;
+  std::vector<HistoryEntry> prior_;  // earlier runs' history, with --warm-start
   std::vector<std::vector<double>> noise_groups_;  // repeats of one configuration each
   RunSummary summary_;
   double run_started_at_ = NowSeconds();

@@ -16,12 +16,15 @@ void Controller::Event(const std::string& level, const std::string& message) {
 }
 
 void Controller::OpenEverything() {
-  spec_ = LoadSpec(options_.spec_path);
+  spec_ = options_.budget ? LoadSpecWithBudget(options_.spec_path, *options_.budget)
+                          : LoadSpec(options_.spec_path);
   tag_ = options_.tag.empty() ? spec_.name : options_.tag;
   workspace_.emplace(Workspace::OpenOrCreate(options_.workspace, spec_.template_dir));
   fs::path ratchet_dir = RatchetDir(workspace_->dir());
   fs::create_directories(ratchet_dir);
   lock_ = std::make_unique<WorkspaceLock>(ratchet_dir);
+  // Before any git write: a killed controller may have left lock files.
+  workspace_->ClearStaleRefLocks();
   store_.emplace(Store::Open(StorePath(workspace_->dir())));
 
   fs::path cache = CacheDir();
@@ -105,8 +108,8 @@ void Controller::OpenOrCreateRun() {
     run_ = *existing;
     if (run_.spec_sha256 != spec_sha) {
       throw Error(spec_.path.string() + ": run '" + tag_ +
-                  "' was started from a different spec; resume it with the same spec or use "
-                  "another --tag");
+                  "' was started from a different spec; resume it with the same spec (and "
+                  "--budget) or use another --tag");
     }
     pins_ = Pins::FromJson(nlohmann::json::parse(run_.pins_json));
     pins_.Verify();
@@ -148,7 +151,6 @@ void Controller::OpenOrCreateRun() {
 // interrupted, leftovers are killed and removed, and git is brought in line
 // with the store (the store is the truth: it is written first).
 void Controller::Reconcile() {
-  workspace_->ClearStaleRefLocks();
   for (ExperimentRow experiment : store_->UnfinishedExperiments(run_.id)) {
     if (experiment.pgid) KillProcessGroup(static_cast<pid_t>(*experiment.pgid));
     experiment.pgid.reset();
@@ -188,6 +190,7 @@ void Controller::LoadHistory() {
     entry.metric = experiment.metric;
     entry.params = nlohmann::json::parse(experiment.params_json, nullptr, false);
     entry.description = experiment.description;
+    entry.reason = experiment.reason.value_or("");
     history_.push_back(entry);
     std::vector<double> group = UnbiasedSamples(experiment.id);
     if (group.size() >= 2) noise_groups_.push_back(group);

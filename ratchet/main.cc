@@ -11,6 +11,7 @@
 
 #include "ratchet/cli.h"
 #include "ratchet/error.h"
+#include "ratchet/propose_cli.h"
 #include "ratchet/store.h"
 // --- issue 6 (reports; owner r1): includes ---
 #include <chrono>
@@ -127,6 +128,27 @@ int main(int argc, char** argv) {
   run_command->add_option("--hours", run.hours, "Stop starting experiments after H hours")
       ->check(CLI::NonNegativeNumber);
   run_command->add_option("--until", until, "Stop starting experiments at HH:MM (local time)");
+  run_command->add_option("--budget", run.budget,
+                          "Replace the spec's budget: seconds (time) or tokens (tokens)");
+  run_command->add_flag("--warm-start", run.warm_start,
+                        "Proposers also learn from earlier runs of this spec on this hardware");
+
+  ratchet::ProposeOptions propose;
+  bool dry_run = false, no_prompt = false;
+  CLI::App* propose_command =
+      app.add_subcommand("propose", "Print the next experiment's mutation (--dry-run)");
+  propose_command->add_option("spec", propose.spec_path, "Spec file (specs/*.json)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  propose_command->add_option("--workspace,-w", propose.workspace,
+                              "Workspace folder (default: none, as a new run's first experiment)");
+  propose_command->add_option("--tag,-t", propose.tag, "Run tag (default: the spec's name)");
+  propose_command->add_flag("--dry-run", dry_run,
+                            "Propose only: commit, run and record nothing (required)");
+  propose_command->add_flag("--warm-start", propose.warm_start,
+                            "Also give the proposer earlier runs' history");
+  propose_command->add_flag("--no-prompt", no_prompt,
+                            "Do not print the prompt and reply of agent/LLM proposers");
 
   ratchet::ReadOptions status, log, show, best;
   int64_t show_seq = 0;
@@ -153,6 +175,12 @@ int main(int argc, char** argv) {
       run.bin_dir = SelfDir();
       if (!until.empty()) run.until = ratchet::ParseUntil(until, ratchet::NowSeconds());
       return ratchet::CommandRun(run, std::cout);
+    }
+    if (*propose_command) {
+      // Only dry runs exist: a proposal made outside the loop is never recorded.
+      if (!dry_run) throw ratchet::Error("propose: --dry-run is required (the only mode)");
+      propose.show_prompt = !no_prompt;
+      return ratchet::CommandPropose(propose, std::cout);
     }
     if (RunReportCommands(reports, status, status_command->parsed())) return 0;  // issue 6
     if (*status_command) ratchet::CommandStatus(status, std::cout);

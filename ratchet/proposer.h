@@ -39,7 +39,9 @@ struct ProposalContext {
   uint64_t seed;                   // derived by the loop from proposer.seed and seq (ProposalSeed)
   std::filesystem::path worktree;  // candidate worktree, a checkout of the best commit; edit here
   nlohmann::json best_params;      // config of the best commit
-  std::vector<HistoryEntry> history;  // all experiments of the run so far, oldest first
+  // All experiments of the run so far, oldest first. A reference: copying it
+  // per experiment made a night of experiments quadratic.
+  const std::vector<HistoryEntry>& history;
   std::optional<double> best_metric;
   // Experiments of earlier runs of the same spec on the same hardware
   // (`ratchet run --warm-start`), oldest first; proposers that learn from

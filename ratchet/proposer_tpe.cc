@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 
 #include "ratchet/search_moves.h"
 #include "ratchet/search_proposer.h"
+#include "ratchet/tpe_multivariate.h"
 
 namespace ratchet {
 namespace tpe {
@@ -15,15 +17,6 @@ namespace {
 constexpr double kPriorWeight = 1.0;
 
 double NormalCdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
-
-double LogSumExp(const std::vector<double>& terms) {
-  double top = -std::numeric_limits<double>::infinity();
-  for (double t : terms) top = std::max(top, t);
-  if (!std::isfinite(top)) return top;
-  double sum = 0;
-  for (double t : terms) sum += std::exp(t - top);
-  return top + std::log(sum);
-}
 
 // Observation weights followed by the prior's, normalised.
 std::vector<double> MixtureWeights(const std::vector<double>& weights) {
@@ -40,6 +33,15 @@ size_t PickComponent(const std::vector<double>& weights, std::mt19937_64& rng) {
 }
 
 }  // namespace
+
+double LogSumExp(const std::vector<double>& terms) {
+  double top = -std::numeric_limits<double>::infinity();
+  for (double t : terms) top = std::max(top, t);
+  if (!std::isfinite(top)) return top;
+  double sum = 0;
+  for (double t : terms) sum += std::exp(t - top);
+  return top + std::log(sum);
+}
 
 int Gamma(int n) { return std::min(static_cast<int>(std::ceil(0.1 * n)), 25); }
 
@@ -103,29 +105,37 @@ NumericEstimator FitNumeric(const std::vector<double>& observations,
   return e;
 }
 
+double KernelLogPdf(double x, double mu, double sigma, double low, double high,
+                    bool width_weighted) {
+  double z = (x - mu) / sigma;
+  double mass = NormalCdf((high - mu) / sigma) - NormalCdf((low - mu) / sigma);
+  return -0.5 * z * z - std::log((width_weighted ? 1.0 : sigma) * std::sqrt(2 * M_PI)) -
+         std::log(mass);
+}
+
+double SampleKernel(double mu, double sigma, double low, double high, std::mt19937_64& rng) {
+  // Rejection from the untruncated normal: mu is inside the range and sigma
+  // at most the range, so at least a third of the draws land inside.
+  std::normal_distribution<double> normal(mu, sigma);
+  for (int i = 0; i < 1000; ++i) {
+    double x = normal(rng);
+    if (x >= low && x <= high) return x;
+  }
+  return std::clamp(mu, low, high);
+}
+
 double NumericEstimator::LogPdf(double x) const {
   std::vector<double> terms;
   for (size_t k = 0; k < mus.size(); ++k) {
-    double s = sigmas[k];
-    double z = (x - mus[k]) / s;
-    double mass = NormalCdf((high - mus[k]) / s) - NormalCdf((low - mus[k]) / s);
-    double log_pdf =
-        -0.5 * z * z - std::log((width_weighted ? 1.0 : s) * std::sqrt(2 * M_PI)) - std::log(mass);
-    terms.push_back(std::log(weights[k]) + log_pdf);
+    terms.push_back(std::log(weights[k]) +
+                    KernelLogPdf(x, mus[k], sigmas[k], low, high, width_weighted));
   }
   return LogSumExp(terms);
 }
 
 double NumericEstimator::Sample(std::mt19937_64& rng) const {
   size_t k = PickComponent(weights, rng);
-  // Rejection from the untruncated normal: mu is inside the range and sigma
-  // at most the range, so at least a third of the draws land inside.
-  std::normal_distribution<double> normal(mus[k], sigmas[k]);
-  for (int i = 0; i < 1000; ++i) {
-    double x = normal(rng);
-    if (x >= low && x <= high) return x;
-  }
-  return std::clamp(mus[k], low, high);
+  return SampleKernel(mus[k], sigmas[k], low, high, rng);
 }
 
 CategoricalEstimator FitCategorical(const std::vector<size_t>& observations,
@@ -194,7 +204,8 @@ class TpeProposer : public SearchProposer {
       : SearchProposer(spec),
         startup_(spec.proposer.options.value("startup", 10)),
         candidates_(spec.proposer.options.value("candidates", 24)),
-        normalized_(spec.proposer.options.value("normalized_kernels", false)) {}
+        normalized_(spec.proposer.options.value("normalized_kernels", false)),
+        multivariate_(spec.proposer.options.value("multivariate", true)) {}
 
  protected:
   nlohmann::json Mutate(const ProposalContext& ctx, const nlohmann::json& current,
@@ -227,6 +238,7 @@ class TpeProposer : public SearchProposer {
     };
     run_order(below);
     run_order(above);
+    if (multivariate_) return SampleJoint(current, below, above, all, rng);
 
     // A few draws, preferring one not measured before (a repeat would only
     // be recorded as a duplicate).
@@ -308,9 +320,109 @@ class TpeProposer : public SearchProposer {
     return best;
   }
 
+  // The space as the joint estimator's dimensions, in space_.params order.
+  std::vector<tpe::Dimension> Dimensions() const {
+    std::vector<tpe::Dimension> dims;
+    for (const Param& p : space_.params) {
+      tpe::Dimension d;
+      if (p.type == Param::Type::kChoice || p.type == Param::Type::kBool) {
+        d.categorical = true;
+        d.n_choices = p.type == Param::Type::kBool ? 2 : p.values.size();
+      } else {
+        Scale s = ScaleOf(p);
+        d.low = s.low;
+        d.high = s.high;
+      }
+      dims.push_back(d);
+    }
+    return dims;
+  }
+
+  // `value` of space_.params[j] as the estimator sees it (choice index, log).
+  double Coordinate(size_t j, const nlohmann::json& value) const {
+    const Param& p = space_.params[j];
+    if (p.type == Param::Type::kChoice || p.type == Param::Type::kBool) {
+      return static_cast<double>(ChoiceIndex(p, value));
+    }
+    double x = value.get<double>();
+    return p.log ? std::log(x) : x;
+  }
+
+  // A coordinate of space_.params[j] back to a legal value (rounded).
+  nlohmann::json Value(size_t j, double x) const {
+    const Param& p = space_.params[j];
+    if (p.type == Param::Type::kChoice || p.type == Param::Type::kBool) {
+      return ChoiceValue(p, static_cast<size_t>(x));
+    }
+    double v = p.log ? std::exp(x) : x;
+    if (p.type == Param::Type::kInt) {
+      return std::clamp(static_cast<int64_t>(std::llround(v)), static_cast<int64_t>(p.min),
+                        static_cast<int64_t>(p.max));
+    }
+    return std::clamp(RoundSignificant(v), p.min, p.max);
+  }
+
+  std::vector<tpe::Point> Points(const std::vector<const Observation*>& group) const {
+    std::vector<tpe::Point> out;
+    for (const Observation* o : group) {
+      tpe::Point point(space_.params.size());
+      for (size_t j = 0; j < space_.params.size(); ++j) {
+        const Param& p = space_.params[j];
+        if (!space_.IsActive(p, o->params)) continue;
+        const nlohmann::json* v = GetPath(o->params, p.name);
+        if (v != nullptr && space_.Contains(p, *v)) point[j] = Coordinate(j, *v);
+      }
+      out.push_back(point);
+    }
+    return out;
+  }
+
+  // Multivariate TPE: `candidates_` configurations, each drawn whole from one
+  // component of l, the best by l(x)/g(x) over its active parameters; one
+  // measured before is taken only when every candidate was.
+  nlohmann::json SampleJoint(const nlohmann::json& current,
+                             const std::vector<const Observation*>& below,
+                             const std::vector<const Observation*>& above,
+                             const std::vector<Observation>& all, std::mt19937_64& rng) const {
+    const std::vector<tpe::Dimension> dims = Dimensions();
+    tpe::JointEstimator l =
+        tpe::FitJoint(dims, Points(below), tpe::DefaultWeights(static_cast<int>(below.size())));
+    tpe::JointEstimator g =
+        tpe::FitJoint(dims, Points(above), tpe::DefaultWeights(static_cast<int>(above.size())));
+    l.width_weighted = g.width_weighted = !normalized_;
+    std::map<const Param*, size_t> index;
+    for (size_t j = 0; j < space_.params.size(); ++j) index[&space_.params[j]] = j;
+
+    nlohmann::json best = current;
+    double best_score = -std::numeric_limits<double>::infinity();
+    bool best_seen = true;
+    for (int i = 0; i < candidates_; ++i) {
+      const size_t k = l.PickComponent(rng);
+      nlohmann::json next = current;
+      std::vector<double> x(dims.size(), 0.0);
+      std::vector<bool> use(dims.size(), false);
+      for (const Param* p : space_.AssignmentOrder()) {
+        if (!space_.IsActive(*p, next)) continue;
+        const size_t j = index.at(p);
+        nlohmann::json v = Value(j, l.Sample(k, j, rng));
+        x[j] = Coordinate(j, v);  // scored as rounded, as it will run
+        use[j] = true;
+        SetPath(next, p->name, v);
+      }
+      bool seen = false;
+      for (const Observation& o : all) seen = seen || SameSearchPoint(space_, o.params, next);
+      const double score = l.LogPdf(x, use) - g.LogPdf(x, use);
+      if ((best_seen && !seen) || (seen == best_seen && score > best_score)) {
+        best = next, best_score = score, best_seen = seen;
+      }
+    }
+    return best;
+  }
+
   const int startup_;
   const int candidates_;
   const bool normalized_;
+  const bool multivariate_;
 };
 
 }  // namespace

@@ -1,13 +1,18 @@
 // `tpe`: the tree-structured Parzen estimator of Bergstra et al. (2011), as
-// Optuna's TPESampler does it (independent per parameter, prior kernel on,
-// magic clip on, endpoints off), written here. Every measured configuration of
-// the run (and of earlier runs of the same spec on the same hardware with
-// `--warm-start`) is split by loss into the best gamma(n) = min(ceil(n/10),
-// 25) ("below") and the rest ("above", plus crashed and timed-out configs);
-// for each active parameter one density l(x) is fitted to the below values
-// and one g(x) to the above ones, `candidates` values are drawn from l, and
-// the one maximising l(x)/g(x) is taken. Before `startup` measured
-// configurations it samples uniformly, like `random`.
+// Optuna's TPESampler does it (prior kernel on, magic clip on, endpoints
+// off), written here. Every measured configuration of the run (and of earlier
+// runs of the same spec on the same hardware with `--warm-start`) is split by
+// loss into the best gamma(n) = min(ceil(n/10), 25) ("below") and the rest
+// ("above", plus crashed and timed-out configs); a density l(x) is fitted to
+// the below configs and g(x) to the above ones, `candidates` configs are drawn
+// from l, and the one maximising l(x)/g(x) is taken. Before `startup`
+// measured configurations it samples uniformly, like `random`.
+//
+// By default the densities are joint over all parameters (multivariate=True
+// in Optuna, tpe_multivariate.h): on the toy bench it finds better configs
+// in fewer experiments than the independent one (bench/RESULTS.md,
+// "Proposers"). With proposer.multivariate = false each active parameter gets
+// its own l and g (this file's estimators, Optuna's default).
 //
 // Scales: log parameters live in log space; an int is a continuous value on
 // [min - 0.5, max + 0.5] rounded after sampling (Optuna discretizes the
@@ -45,6 +50,17 @@ struct NumericEstimator {
   double LogPdf(double x) const;
   double Sample(std::mt19937_64& rng) const;
 };
+
+// log(sum(exp(terms))), computed without overflow.
+double LogSumExp(const std::vector<double>& terms);
+
+// One kernel: log density at x of N(mu, sigma) truncated to [low, high],
+// without the 1/sigma factor when width_weighted.
+double KernelLogPdf(double x, double mu, double sigma, double low, double high,
+                    bool width_weighted);
+
+// A draw from N(mu, sigma) truncated to [low, high]. REQUIRES: mu in range.
+double SampleKernel(double mu, double sigma, double low, double high, std::mt19937_64& rng);
 
 // `observations` in [low, high], oldest first, with their weights (same size).
 // REQUIRES: low < high.

@@ -68,6 +68,7 @@ RunData LoadRunData(const Store& store, const RunRow& run) {
   data.experiments = store.ListExperiments(run.id);
   for (const ExperimentRow& e : data.experiments) {
     data.measurements.push_back(store.ListMeasurements(e.id));
+    data.exchanges.push_back(store.GetExchange(e.id));
   }
   data.events = store.Events(run.id);
   return data;

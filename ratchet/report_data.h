@@ -26,6 +26,7 @@ struct RunData {
   std::optional<HardwareRow> hardware;
   std::vector<ExperimentRow> experiments;                 // by seq
   std::vector<std::vector<MeasurementRow>> measurements;  // parallel to experiments
+  std::vector<std::optional<ExchangeRow>> exchanges;      // parallel: agent/LLM prompt and reply
   std::vector<EventRow> events;                           // oldest first
   // Where the run's git history can be read (empty: nowhere, e.g. a store
   // file from another machine); used for the configs of the baseline and best.

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,8 +19,7 @@
 #include "ratchet/error.h"
 #include "ratchet/fs.h"
 #include "ratchet/log_capture.h"
-
-extern char** environ;
+#include "ratchet/spawn.h"
 
 namespace ratchet {
 
@@ -152,139 +150,6 @@ void MakePipe(Fd& read_end, Fd& write_end) {
       if (end->get() < 0) throw Error(ErrnoMessage("pipe", "cannot move above fd 2"));
     }
   }
-}
-
-// What the child reports on the status pipe when it cannot exec.
-struct ChildFailure {
-  enum Stage : int { kStdin, kDup, kChdir, kRlimit, kExec } stage;
-  int error;
-};
-
-// Everything the child needs, built before fork: between fork and exec only
-// async-signal-safe calls are allowed (no allocation).
-struct ChildPlan {
-  std::vector<std::string> exec_paths;  // Candidates tried in order (PATH lookup).
-  std::vector<char*> argv;
-  std::vector<std::string> env_storage;
-  std::vector<char*> envp;
-  const char* cwd = nullptr;
-  uint64_t memory_limit_bytes = 0;
-  pid_t parent_pid = 0;
-};
-
-ChildPlan MakePlan(const RunRequest& request) {
-  ChildPlan plan;
-  const std::string& program = request.argv[0];
-  std::map<std::string, std::string>::const_iterator path_override = request.extra_env.find("PATH");
-  if (program.find('/') != std::string::npos) {
-    plan.exec_paths.push_back(program);
-  } else {
-    const char* env_path = std::getenv("PATH");
-    std::string search = path_override != request.extra_env.end() ? path_override->second
-                         : env_path                               ? env_path
-                                                                  : "/bin:/usr/bin";
-    size_t begin = 0;
-    while (true) {
-      size_t end = search.find(':', begin);
-      std::string dir = search.substr(begin, end == std::string::npos ? end : end - begin);
-      plan.exec_paths.push_back(dir.empty() ? program : dir + "/" + program);
-      if (end == std::string::npos) break;
-      begin = end + 1;
-    }
-  }
-  for (const std::string& arg : request.argv) plan.argv.push_back(const_cast<char*>(arg.c_str()));
-  plan.argv.push_back(nullptr);
-
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view entry(*e);
-    std::string_view key = entry.substr(0, entry.find('='));
-    if (!request.extra_env.count(std::string(key))) plan.env_storage.emplace_back(entry);
-  }
-  for (const auto& [key, value] : request.extra_env) plan.env_storage.push_back(key + "=" + value);
-  for (std::string& entry : plan.env_storage) plan.envp.push_back(entry.data());
-  plan.envp.push_back(nullptr);
-
-  if (!request.cwd.empty()) plan.cwd = request.cwd.c_str();
-  plan.memory_limit_bytes = request.memory_limit_bytes;
-  plan.parent_pid = ::getpid();
-  return plan;
-}
-
-[[noreturn]] void ReportAndExit(int status_fd, ChildFailure::Stage stage, int error) {
-  ChildFailure failure{stage, error};
-  ssize_t ignored = ::write(status_fd, &failure, sizeof failure);
-  (void)ignored;
-  ::_exit(127);
-}
-
-// Runs in the forked child. Async-signal-safe calls only.
-[[noreturn]] void ChildMain(const ChildPlan& plan, int stdout_fd, int stderr_fd, int status_fd) {
-  ::setpgid(0, 0);
-  // Die with the controller; if it already died before this line, go now.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != plan.parent_pid) ::_exit(127);
-
-  // The controller may block or ignore signals (SIGINT for its Ctrl-C logic,
-  // SIGPIPE); the child starts from the defaults. Handlers reset at exec.
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct sigaction dfl = {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
-  }
-
-  int null_fd = ::open("/dev/null", O_RDONLY);  // Not CLOEXEC: it may already be fd 0.
-  if (null_fd < 0) ReportAndExit(status_fd, ChildFailure::kStdin, errno);
-  if (null_fd != 0) {
-    if (::dup2(null_fd, 0) < 0) ReportAndExit(status_fd, ChildFailure::kStdin, errno);
-    ::close(null_fd);
-  }
-  if (::dup2(stdout_fd, 1) < 0 || ::dup2(stderr_fd, 2) < 0) {
-    ReportAndExit(status_fd, ChildFailure::kDup, errno);
-  }
-  if (plan.cwd && ::chdir(plan.cwd) != 0) ReportAndExit(status_fd, ChildFailure::kChdir, errno);
-  if (plan.memory_limit_bytes > 0) {
-    rlimit limit{plan.memory_limit_bytes, plan.memory_limit_bytes};
-    if (::setrlimit(RLIMIT_AS, &limit) != 0) ReportAndExit(status_fd, ChildFailure::kRlimit, errno);
-  }
-  // Whatever the controller forgot to mark close-on-exec stays behind.
-  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-
-  // Like execvp: try each PATH entry, prefer reporting EACCES over ENOENT.
-  int error = ENOENT;
-  bool saw_eacces = false;
-  for (const std::string& path : plan.exec_paths) {
-    ::execve(path.c_str(), plan.argv.data(), plan.envp.data());
-    error = errno;
-    if (error == EACCES) saw_eacces = true;
-    if (error != ENOENT && error != ENOTDIR && error != EACCES) break;
-  }
-  if (saw_eacces && (error == ENOENT || error == ENOTDIR)) error = EACCES;
-  ReportAndExit(status_fd, ChildFailure::kExec, error);
-}
-
-std::string FailureMessage(const ChildFailure& failure, const RunRequest& request) {
-  std::string what;
-  switch (failure.stage) {
-    case ChildFailure::kStdin:
-      what = "cannot open /dev/null for " + request.argv[0];
-      break;
-    case ChildFailure::kDup:
-      what = "cannot redirect output of " + request.argv[0];
-      break;
-    case ChildFailure::kChdir:
-      what = "cannot chdir to " + request.cwd.string() + " for " + request.argv[0];
-      break;
-    case ChildFailure::kRlimit:
-      what = "cannot set memory limit for " + request.argv[0];
-      break;
-    case ChildFailure::kExec:
-      what = "cannot execute " + request.argv[0];
-      break;
-  }
-  return what + ": " + std::strerror(failure.error);
 }
 
 void SignalGroup(pid_t pgid, int sig) { ::kill(-pgid, sig); }  // ESRCH: all gone, fine.
@@ -418,30 +283,29 @@ RunResult PosixProcessRunner::Run(const RunRequest& request) {
   RunResult result;
   LogCapture out_log(request.stdout_path, request.log_cap_bytes);
   LogCapture err_log(request.stderr_path, request.log_cap_bytes);
-  ChildPlan plan = MakePlan(request);
 
-  Fd out_r, out_w, err_r, err_w, status_r, status_w;
+  Fd out_r, out_w, err_r, err_w;
   MakePipe(out_r, out_w);
   MakePipe(err_r, err_w);
-  MakePipe(status_r, status_w);
 
   const double start = Now();
-  pid_t pid = ::fork();
-  if (pid < 0) throw Error(ErrnoMessage(request.argv[0], "cannot fork"));
-  if (pid == 0) ChildMain(plan, out_w.get(), err_w.get(), status_w.get());
-
-  // Also set the group from this side, so it exists before we might signal
-  // it; EACCES after the child's exec is harmless (the child did it).
-  ::setpgid(pid, pid);
-  const pid_t pgid = pid;
+  const Spawned child = Spawn(request, out_w.get(), err_w.get());
+  const pid_t pid = child.pid;
+  const pid_t pgid = pid;  // The child made its own group before exec.
   out_w.Reset();
   err_w.Reset();
-  status_w.Reset();
-  // glibc 2.36's <sys/pidfd.h> lacks extern "C", hence the raw syscall.
-  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
 
   int status = 0;
   rusage usage = {};
+  if (child.failure.stage != SpawnFailure::Stage::kNone) {
+    Reap(pid, status, usage);
+    result.outcome = RunResult::Outcome::kSpawnFailed;
+    result.error = DescribeSpawnFailure(child.failure, request);
+    result.wall_seconds = Now() - start;
+    return result;
+  }
+  // glibc 2.36's <sys/pidfd.h> lacks extern "C", hence the raw syscall.
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (request.on_start) {
     try {
       request.on_start(pgid);
@@ -451,20 +315,6 @@ RunResult PosixProcessRunner::Run(const RunRequest& request) {
       throw;
     }
   }
-
-  // The status pipe closes at a successful exec, or carries why it failed.
-  ChildFailure failure{};
-  ssize_t n;
-  while ((n = ::read(status_r.get(), &failure, sizeof failure)) < 0 && errno == EINTR) {
-  }
-  if (n == static_cast<ssize_t>(sizeof failure)) {
-    Reap(pid, status, usage);
-    result.outcome = RunResult::Outcome::kSpawnFailed;
-    result.error = FailureMessage(failure, request);
-    result.wall_seconds = Now() - start;
-    return result;
-  }
-  status_r.Reset();
 
   Kill reason;
   try {

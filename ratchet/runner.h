@@ -8,7 +8,7 @@
 //
 // A child that fails (non-zero exit, signal, deadline) is a normal RunResult,
 // not an error. ratchet::Error is thrown only when the infrastructure breaks:
-// a log file cannot be created, pipe() or fork() fails.
+// a log file cannot be created, pipe() or clone() fails.
 //
 // ProcessRunner is the one interface the loop uses, so the loop's logic can be
 // tested with a fake; PosixProcessRunner is the real thing.
@@ -38,7 +38,7 @@ struct RunRequest {
   uint64_t memory_limit_bytes = 0;   // RLIMIT_AS of the child; 0: unlimited.
   uint64_t log_cap_bytes = 4 << 20;  // Per log file; 0: no cap.
   std::map<std::string, std::string> extra_env;  // Added to (or replacing in) the controller's env.
-  // Called right after the fork with the child's process group id, so the
+  // Called right after the child started with its process group id, so the
   // caller can record it (a resumed controller kills leftovers with
   // KillProcessGroup). If it throws, the group is killed and reaped first.
   std::function<void(pid_t pgid)> on_start;
@@ -58,7 +58,7 @@ struct RunResult {
   Outcome outcome = Outcome::kSpawnFailed;
   int exit_code = -1;       // -1 unless the child exited normally.
   int term_signal = 0;      // 0 unless a signal ended the child.
-  double wall_seconds = 0;  // From fork to reap.
+  double wall_seconds = 0;  // From spawn to reap.
   // ru_maxrss of the child from wait4, in KiB. It covers the child itself and
   // any descendants it waited for; not orphans that were killed.
   int64_t peak_rss_kb = 0;
@@ -84,16 +84,17 @@ class ProcessRunner {
   virtual RunResult Run(const RunRequest& request) = 0;
 };
 
-// fork/exec runner. One poll loop, no threads. The child gets
-// PR_SET_PDEATHSIG=SIGKILL, so a controller killed with SIGKILL does not leave
-// the trainer running (grandchildren that ignore their parent's death are
-// cleaned on resume with KillProcessGroup). When the child exits, whatever is
+// The real runner: starts the child with Spawn (spawn.h, no fork), then one
+// poll loop, no threads. The child gets PR_SET_PDEATHSIG=SIGKILL, so a
+// controller killed with SIGKILL does not leave the trainer running
+// (grandchildren that ignore their parent's death are cleaned on resume with
+// KillProcessGroup). When the child exits, whatever is
 // left in its process group is killed too: a stray process would otherwise
 // steal CPU from the next measurement. (A descendant that calls setsid()
 // leaves the group and escapes; that would need cgroups.)
 //
 // Run() may be called from several threads at once. PDEATHSIG fires when the
-// *thread* that forked exits, so call Run() from a thread that outlives it.
+// *thread* that started it exits, so call Run() from a thread that outlives it.
 class PosixProcessRunner : public ProcessRunner {
  public:
   RunResult Run(const RunRequest& request) override;

@@ -50,7 +50,7 @@ const std::vector<ProposerKind>& ProposerKinds() {
       {"random", true, {}},
       {"local", true, {"step"}},
       {"evolution", true, {"step", "population"}},
-      {"tpe", true, {"startup", "candidates", "normalized_kernels"}},
+      {"tpe", true, {"startup", "candidates", "normalized_kernels", "multivariate"}},
       {"command", false, {"argv", "timeout_seconds", "program", "history"}},
       {"openai", false,
        {"model", "base_url", "api_key_env", "timeout_seconds", "retries", "retry_delay_seconds",
@@ -465,6 +465,7 @@ void ParseProposerKindKeys(const Checker& c, const Object& o, const std::string&
   if (auto v = o.Find("startup")) c.IntegerAtLeast(*v, o.Path("startup"), 1);
   if (auto v = o.Find("candidates")) c.IntegerAtLeast(*v, o.Path("candidates"), 1);
   if (auto v = o.Find("normalized_kernels")) c.Bool(*v, o.Path("normalized_kernels"));
+  if (auto v = o.Find("multivariate")) c.Bool(*v, o.Path("multivariate"));
   if (auto v = o.Find("timeout_seconds")) c.Positive(*v, o.Path("timeout_seconds"));
   if (auto v = o.Find("program")) c.RelativePath(*v, o.Path("program"));
   if (auto v = o.Find("history")) c.IntegerAtLeast(*v, o.Path("history"), 0);

@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <random>
+#include <unordered_map>
 #include <utility>
 
 #include "ratchet/error.h"
@@ -34,8 +35,52 @@ void ExecSql(sqlite3* db, const std::filesystem::path& file, std::string_view sq
   Check(sqlite3_exec(db, std::string(sql).c_str(), nullptr, nullptr, nullptr), db, file, what);
 }
 
+}  // namespace
+
+// Prepared statements of the queries every experiment runs, kept for the
+// connection's life: preparing one costs more than running it (~50 us).
+class StatementCache {
+ public:
+  StatementCache() = default;
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+  ~StatementCache() {
+    for (auto& [sql, entry] : entries_) sqlite3_finalize(entry.stmt);
+  }
+  // The kept statement for `sql` if it is idle, else nullptr (prepare one).
+  sqlite3_stmt* Take(const std::string& sql) {
+    auto it = entries_.find(sql);
+    if (it == entries_.end() || it->second.in_use) return nullptr;
+    it->second.in_use = true;
+    return it->second.stmt;
+  }
+  // Resets a statement after use and keeps it; finalizes a second one for
+  // the same sql (a nested use).
+  void Give(const std::string& sql, sqlite3_stmt* stmt) {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    auto [it, inserted] = entries_.try_emplace(sql, Entry{stmt, false});
+    if (inserted) return;
+    if (it->second.stmt == stmt) {
+      it->second.in_use = false;
+    } else {
+      sqlite3_finalize(stmt);
+    }
+  }
+
+ private:
+  struct Entry {
+    sqlite3_stmt* stmt;
+    bool in_use;
+  };
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+namespace {
+
 // A prepared statement. Bind() fills parameters left to right; Step()
-// returns true while rows come. Finalized on destruction.
+// returns true while rows come. Finalized on destruction, or handed back to
+// the cache it came from.
 class Stmt {
  public:
   Stmt(sqlite3* db, const std::filesystem::path& file, std::string_view sql)
@@ -43,9 +88,24 @@ class Stmt {
     Check(sqlite3_prepare_v2(db, sql_.data(), static_cast<int>(sql_.size()), &stmt_, nullptr), db_,
           file_, "prepare");
   }
+  Stmt(StatementCache& cache, sqlite3* db, const std::filesystem::path& file, std::string sql)
+      : db_(db), file_(file), sql_(std::move(sql)), cache_(&cache) {
+    stmt_ = cache.Take(sql_);
+    if (stmt_ == nullptr) {
+      Check(sqlite3_prepare_v3(db, sql_.data(), static_cast<int>(sql_.size()),
+                               SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr),
+            db_, file_, "prepare");
+    }
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  ~Stmt() {
+    if (cache_ != nullptr && stmt_ != nullptr) {
+      cache_->Give(sql_, stmt_);
+    } else {
+      sqlite3_finalize(stmt_);
+    }
+  }
 
   Stmt& Bind(int64_t v) { return Done(sqlite3_bind_int64(stmt_, ++index_, v)); }
   Stmt& Bind(int v) { return Bind(static_cast<int64_t>(v)); }
@@ -111,6 +171,7 @@ class Stmt {
   const std::filesystem::path& file_;
   std::string sql_;
   sqlite3_stmt* stmt_ = nullptr;
+  StatementCache* cache_ = nullptr;
   int index_ = 0;
 };
 
@@ -438,16 +499,20 @@ double NowSeconds() {
 
 // ---- Opening
 
-Store::Store(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+Store::Store(sqlite3* db, std::filesystem::path path)
+    : db_(db), path_(std::move(path)), statements_(std::make_unique<StatementCache>()) {}
 
 Store::Store(Store&& other) noexcept
     : db_(std::exchange(other.db_, nullptr)),
       path_(std::move(other.path_)),
-      savepoint_counter_(other.savepoint_counter_) {}
+      savepoint_counter_(other.savepoint_counter_),
+      statements_(std::move(other.statements_)) {}
 
 Store& Store::operator=(Store&& other) noexcept {
   if (this != &other) {
+    statements_.reset();  // finalized before their connection closes
     sqlite3_close_v2(db_);
+    statements_ = std::move(other.statements_);
     db_ = std::exchange(other.db_, nullptr);
     path_ = std::move(other.path_);
     savepoint_counter_ = other.savepoint_counter_;
@@ -455,7 +520,10 @@ Store& Store::operator=(Store&& other) noexcept {
   return *this;
 }
 
-Store::~Store() { sqlite3_close_v2(db_); }
+Store::~Store() {
+  statements_.reset();
+  sqlite3_close_v2(db_);
+}
 
 Store Store::Open(const std::filesystem::path& path, const StoreOptions& options) {
   Store store(OpenConnection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE), path);
@@ -594,7 +662,7 @@ std::optional<RunRow> Store::FindRun(const std::string& tag) const {
 }
 
 std::optional<RunRow> Store::GetRun(int64_t run_id) const {
-  Stmt s(db_, path_, SelectSql("runs", kRunCols, "WHERE id = ?"));
+  Stmt s(*statements_, db_, path_, SelectSql("runs", kRunCols, "WHERE id = ?"));
   s.Bind(run_id);
   if (!s.Step()) return std::nullopt;
   return ReadRun(s);
@@ -654,14 +722,14 @@ void Store::SetNoise(int64_t run_id, double noise_sd, double baseline_metric) {
 int64_t Store::InsertExperiment(const ExperimentRow& experiment) {
   ExperimentRow e = experiment;
   if (e.started_at == 0) e.started_at = NowSeconds();
-  Stmt s(db_, path_, InsertSql("experiments", kExperimentCols));
+  Stmt s(*statements_, db_, path_, InsertSql("experiments", kExperimentCols));
   BindExperiment(s, e);
   s.Run();
   return sqlite3_last_insert_rowid(db_);
 }
 
 void Store::UpdateExperiment(const ExperimentRow& experiment) {
-  Stmt s(db_, path_, UpdateSql("experiments", kExperimentCols));
+  Stmt s(*statements_, db_, path_, UpdateSql("experiments", kExperimentCols));
   BindExperiment(s, experiment);
   s.Bind(experiment.id);
   s.Run();
@@ -669,7 +737,7 @@ void Store::UpdateExperiment(const ExperimentRow& experiment) {
 }
 
 std::optional<ExperimentRow> Store::GetExperiment(int64_t run_id, int64_t seq) const {
-  Stmt s(db_, path_, SelectSql("experiments", kExperimentCols, "WHERE run_id = ? AND seq = ?"));
+  Stmt s(*statements_, db_, path_, SelectSql("experiments", kExperimentCols, "WHERE run_id = ? AND seq = ?"));
   s.Bind(run_id).Bind(seq);
   if (!s.Step()) return std::nullopt;
   return ReadExperiment(s);
@@ -684,7 +752,7 @@ std::vector<ExperimentRow> Store::ListExperiments(int64_t run_id) const {
 }
 
 int64_t Store::NextSeq(int64_t run_id) const {
-  Stmt s(db_, path_, "SELECT COALESCE(MAX(seq) + 1, 0) FROM experiments WHERE run_id = ?");
+  Stmt s(*statements_, db_, path_, "SELECT COALESCE(MAX(seq) + 1, 0) FROM experiments WHERE run_id = ?");
   s.Bind(run_id);
   s.Step();
   return s.Int(0);
@@ -705,7 +773,7 @@ std::optional<ExperimentRow> Store::BestAccepted(int64_t run_id) const {
   std::optional<RunRow> run = GetRun(run_id);
   if (!run) throw Error(path_.string() + ": run id " + std::to_string(run_id) + " does not exist");
   const char* order = run->goal == "maximize" ? "DESC" : "ASC";
-  Stmt s(db_, path_,
+  Stmt s(*statements_, db_, path_,
          SelectSql("experiments", kExperimentCols,
                    std::string("WHERE run_id = ? AND status = 'accepted' AND metric IS NOT NULL "
                                "ORDER BY metric ") +
@@ -716,7 +784,7 @@ std::optional<ExperimentRow> Store::BestAccepted(int64_t run_id) const {
 }
 
 std::optional<int64_t> Store::FindEvaluatedTree(int64_t run_id, const std::string& tree) const {
-  Stmt s(db_, path_,
+  Stmt s(*statements_, db_, path_,
          "SELECT seq FROM experiments WHERE run_id = ? AND tree = ? AND status IN ('accepted', "
          "'rejected', 'crashed', 'timeout') ORDER BY seq LIMIT 1");
   s.Bind(run_id).Bind(tree);
@@ -727,7 +795,7 @@ std::optional<int64_t> Store::FindEvaluatedTree(int64_t run_id, const std::strin
 // ---- Measurements
 
 int64_t Store::AddMeasurement(const MeasurementRow& m) {
-  Stmt s(db_, path_, InsertSql("measurements", kMeasurementCols));
+  Stmt s(*statements_, db_, path_, InsertSql("measurements", kMeasurementCols));
   s.Bind(m.experiment_id)
       .Bind(m.repeat)
       .Bind(m.seed)
@@ -747,7 +815,7 @@ int64_t Store::AddMeasurement(const MeasurementRow& m) {
 }
 
 std::vector<MeasurementRow> Store::ListMeasurements(int64_t experiment_id) const {
-  Stmt s(db_, path_,
+  Stmt s(*statements_, db_, path_,
          SelectSql("measurements", kMeasurementCols,
                    "WHERE experiment_id = ? ORDER BY CASE role WHEN 'calibration' THEN 0 "
                    "WHEN 'baseline' THEN 1 WHEN 'candidate' THEN 2 ELSE 3 END, repeat, id"));
@@ -774,6 +842,22 @@ std::vector<EventRow> Store::Events(int64_t run_id) const {
     out.push_back({s.Int(0), s.Int(1), s.Real(2), s.Text(3), s.Text(4)});
   }
   return out;
+}
+
+// ---- Proposer exchanges
+
+void Store::SetExchange(int64_t experiment_id, std::string_view prompt, std::string_view reply) {
+  Stmt s(db_, path_,
+         "INSERT OR REPLACE INTO exchanges (experiment_id, prompt, reply) VALUES (?, ?, ?)");
+  s.Bind(experiment_id).Bind(prompt).Bind(reply);
+  s.Run();
+}
+
+std::optional<ExchangeRow> Store::GetExchange(int64_t experiment_id) const {
+  Stmt s(db_, path_, "SELECT prompt, reply FROM exchanges WHERE experiment_id = ?");
+  s.Bind(experiment_id);
+  if (!s.Step()) return std::nullopt;
+  return ExchangeRow{s.Text(0), s.Text(1)};
 }
 
 }  // namespace ratchet

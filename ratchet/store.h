@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,8 @@
 struct sqlite3;
 
 namespace ratchet {
+
+class StatementCache;
 
 // Life of an experiment. proposed → running → evaluating → one of the final
 // statuses. The first three are "unfinished": after a controller crash they
@@ -157,6 +160,13 @@ struct EventRow {
   std::string message;
 };
 
+// One row of `exchanges`: the prompt an agent or LLM proposer was given for
+// an experiment and its raw reply ("" when it gave none).
+struct ExchangeRow {
+  std::string prompt;
+  std::string reply;
+};
+
 // A stored hardware row (HardwareInfo plus its id and fingerprint).
 struct HardwareRow {
   int64_t id = 0;
@@ -258,6 +268,10 @@ class Store {
   int64_t AddMeasurement(const MeasurementRow& measurement);
   std::vector<MeasurementRow> ListMeasurements(int64_t experiment_id) const;
 
+  // Proposer exchanges: one per experiment at most; Set replaces.
+  void SetExchange(int64_t experiment_id, std::string_view prompt, std::string_view reply);
+  std::optional<ExchangeRow> GetExchange(int64_t experiment_id) const;
+
   // Events, oldest first.
   void AddEvent(int64_t run_id, std::string_view level, std::string_view message);
   std::vector<EventRow> Events(int64_t run_id) const;
@@ -271,6 +285,7 @@ class Store {
   sqlite3* db_ = nullptr;
   std::filesystem::path path_;
   int savepoint_counter_ = 0;
+  std::unique_ptr<StatementCache> statements_;  // of the per-experiment queries
 };
 
 }  // namespace ratchet

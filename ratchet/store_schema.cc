@@ -131,7 +131,18 @@ JOIN runs r ON r.id = e.run_id
 LEFT JOIN hardware h ON h.id = r.hardware_id;
 )sql";
 
-constexpr std::array<std::string_view, 2> kMigrations = {kV1, kV2};
+// v3: what an agent or LLM proposer was asked and answered, per experiment
+// (`ratchet show N` prints it). A side table: prompts run to tens of
+// kilobytes, and the loop's per-experiment queries never need them.
+constexpr std::string_view kV3 = R"sql(
+CREATE TABLE exchanges (
+  experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+  prompt        TEXT NOT NULL,
+  reply         TEXT NOT NULL
+);
+)sql";
+
+constexpr std::array<std::string_view, 3> kMigrations = {kV1, kV2, kV3};
 static_assert(kMigrations.size() == kStoreSchemaVersion);
 
 }  // namespace

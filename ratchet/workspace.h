@@ -94,9 +94,16 @@ class Workspace {
   // relative to `base_commit`, untracked files included, ignored files (and
   // .ratchet/) excluded, with stat line and unified patch.
   ChangeSet Changes(const std::filesystem::path& worktree, const std::string& base_commit);
-  // Stages every change in `worktree` (relative to base_commit), writes the
-  // tree and creates a commit whose single parent is base_commit. No branch
-  // and no on-disk index moves. Returns the new commit id.
+  // Stages every change in `worktree` (relative to base_commit) and writes
+  // the tree (and its blobs). No commit, no branch and no on-disk index
+  // moves. Returns the tree id.
+  std::string WriteCandidateTree(const std::filesystem::path& worktree,
+                                 const std::string& base_commit);
+  // A commit of `tree` whose single parent is `parent`, by ratchet. Moves no
+  // ref. Returns the commit id.
+  std::string CommitTree(const std::string& tree, const std::string& parent,
+                         const std::string& message);
+  // WriteCandidateTree, then CommitTree on base_commit.
   std::string CommitCandidate(const std::filesystem::path& worktree,
                               const std::string& base_commit, const std::string& message);
 
@@ -114,9 +121,10 @@ class Workspace {
   // Contents of `path` ('/'-separated) at `commit`; throws if absent.
   std::string ReadFileAt(const std::string& commit, const std::string& path);
 
-  // Deletes ref lock files (*.lock under .git/refs) that a killed writer left
-  // behind; git would refuse to update those refs forever. REQUIRES: the
-  // caller holds the workspace lock, so no live writer owns them.
+  // Deletes lock files that a killed writer left behind (*.lock under
+  // .git/refs; index.lock, HEAD.lock and packed-refs.lock of the repository
+  // and of every worktree); git would refuse to update those forever.
+  // REQUIRES: the caller holds the workspace lock, so no live writer owns them.
   void ClearStaleRefLocks();
 
   // --- Candidate refs refs/ratchet/<tag>/<seq> ---
@@ -132,10 +140,17 @@ class Workspace {
 
   std::string ResolveRef(const std::string& name);
   void CheckoutCommit(const std::string& from_commit, const std::string& to_commit);
+  // The repository of a candidate worktree, kept open from one call to the
+  // next: its in-memory index holds the stat data that lets a worktree diff
+  // skip unchanged files, and opening costs ~50 system calls.
+  git_repository* CandidateRepo(const std::filesystem::path& worktree);
+  void ForgetCandidateRepo(const std::filesystem::path& worktree);
 
   std::filesystem::path dir_;
   std::unique_ptr<git_repository, RepoDeleter> repo_;
   std::string baseline_;
+  std::filesystem::path candidate_dir_;  // whose repository candidate_repo_ is
+  std::unique_ptr<git_repository, RepoDeleter> candidate_repo_;
 };
 
 // "Key: value" lines, one per pair, each ending in '\n'.

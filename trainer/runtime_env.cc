@@ -39,7 +39,13 @@ void TuneRuntimeEnvironment(char** argv) {
       changed = true;
     }
   }
-  if (changed) execv("/proc/self/exe", argv);
+  if (!changed) return;
+  // By its real path, so the process keeps its name (not "exe") in ps and top.
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return;
+  self[n] = '\0';
+  execv(self, argv);
 }
 
 }  // namespace ratchet::train

@@ -90,6 +90,34 @@ TEST_F(E2E, RatchetConvergesTowardTheKnownOptimum) {
   }
 }
 
+// A candidate is committed once, after its decision: the ref of each points
+// at a commit with the stored tree, on the stored parent, whose trailers
+// carry run, sequence number, status and metric.
+TEST_F(E2E, EachCandidateRefPointsAtOneCommitCarryingItsOutcome) {
+  fs::path spec = WriteToySpec(temp_.path(), "toy.json", json::object());
+  ASSERT_TRUE(Run(spec, {"--max-experiments", "4"}).result.Succeeded());
+  Store store = Store::OpenReadOnly(StorePath(Workspace()));
+  std::optional<RunRow> run = store.FindRun("toy");
+  ASSERT_TRUE(run);
+  ratchet::Workspace git = ratchet::Workspace::Open(Workspace());
+  int checked = 0;
+  for (const ExperimentRow& e : store.ListExperiments(run->id)) {
+    if (e.seq == 0 || !e.commit) continue;
+    ++checked;
+    EXPECT_EQ(git.CandidateRef("toy", e.seq), *e.commit) << e.seq;
+    EXPECT_EQ(git.TreeOf(*e.commit), e.tree.value_or("")) << e.seq;
+    const std::string message = git.Message(*e.commit);
+    EXPECT_EQ(message.rfind(e.description, 0), 0u) << message;
+    for (const std::string& trailer :
+         {std::string("Ratchet-Run: toy\n"), "Ratchet-Seq: " + std::to_string(e.seq) + "\n",
+          "Ratchet-Status: " + std::string(ToString(e.status)) + "\n", std::string("Ratchet-Metric: ")}) {
+      EXPECT_NE(message.find(trailer), std::string::npos) << trailer << " in " << message;
+    }
+    EXPECT_NE(git.Patch(e.parent_commit, *e.commit), "") << e.seq;
+  }
+  EXPECT_GE(checked, 3);
+}
+
 struct BadCandidate {
   const char* name;
   json space;

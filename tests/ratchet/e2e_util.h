@@ -54,8 +54,9 @@ inline CommandOutput RunProgram(const std::vector<std::string>& argv, const fs::
   PosixProcessRunner runner;
   CommandOutput output;
   output.result = runner.Run(request);
-  output.out = ReadFile(request.stdout_path);
-  output.err = ReadFile(request.stderr_path);
+  // A stream that printed nothing leaves no file (log_capture.h).
+  output.out = ReadLogTail(request.stdout_path, size_t{1} << 30);
+  output.err = ReadLogTail(request.stderr_path, size_t{1} << 30);
   return output;
 }
 

@@ -133,6 +133,24 @@ TEST_F(ExportTest, JsonRoundTripsEveryRow) {
   EXPECT_EQ(back.events[0].message, "plateau: widening step");
 }
 
+TEST_F(ExportTest, JsonCarriesTheProposersPromptAndReply) {
+  {
+    Store store = Store::Open(StorePath(dir_.path()));
+    RunRow run = store.ListRuns().at(0);
+    store.SetExchange(store.GetExperiment(run.id, 2)->id, "# Experiment 2\nmake it faster",
+                      "```diff\n-a\n+b\n```");
+  }
+  nlohmann::json exported = ExportJson(Load());
+  EXPECT_EQ(exported["experiments"][2]["prompt"], "# Experiment 2\nmake it faster");
+  EXPECT_EQ(exported["experiments"][2]["reply"], "```diff\n-a\n+b\n```");
+  EXPECT_FALSE(exported["experiments"][1].contains("prompt"));
+  RunData back = RunDataFromExportJson(exported);
+  ASSERT_EQ(back.exchanges.size(), back.experiments.size());
+  ASSERT_TRUE(back.exchanges[2]);
+  EXPECT_EQ(back.exchanges[2]->reply, "```diff\n-a\n+b\n```");
+  EXPECT_FALSE(back.exchanges[1]);
+}
+
 TEST_F(ExportTest, JsonOfAnUnknownVersionIsRefused) {
   nlohmann::json exported = ExportJson(Load());
   exported["version"] = 99;

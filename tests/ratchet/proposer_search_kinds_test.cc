@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 
 #include "ratchet/fs.h"
 #include "ratchet/proposer.h"
@@ -154,6 +155,43 @@ TEST_F(SearchKindsTest, TpeProposesNearTheBestRegionOnceItHasData) {
   EXPECT_GE(near, 28);  // random search: about 30% of 40 = 12
 }
 
+// Two good regions, (2, 8) and (8, 2): multivariate TPE draws x and y from
+// the same good observation and so never proposes a bad mix such as (8, 8);
+// independent TPE draws them separately and mixes them now and then (4 of 80
+// with these seeds).
+TEST_F(SearchKindsTest, MultivariateTpeKeepsValuesThatWorkTogether) {
+  SearchSpace space;
+  Param x;
+  x.name = "x";
+  x.min = 0;
+  x.max = 10;
+  Param y = x;
+  y.name = "y";
+  space.params = {x, y};
+  auto loss = [](const json& c) {
+    double a = c["x"].get<double>(), b = c["y"].get<double>();
+    return std::min(std::pow(a - 2, 2) + std::pow(b - 8, 2),
+                    std::pow(a - 8, 2) + std::pow(b - 2, 2));
+  };
+  const json start = {{"x", 5.0}, {"y", 5.0}};
+  std::map<bool, int> mixed;
+  for (bool multivariate : {true, false}) {
+    Configure("tpe", space, {{"multivariate", multivariate}});
+    std::vector<HistoryEntry> history = RandomHistory(space, start, 40, loss);
+    for (auto [a, b] : {std::pair{2.0, 8.0}, {2.3, 7.7}, {8.0, 2.0}, {7.7, 2.3}}) {
+      json c = {{"x", a}, {"y", b}};
+      history.push_back({static_cast<int64_t>(history.size()), "rejected", loss(c), c, "", ""});
+    }
+    for (int seq = 45; seq < 125; ++seq) {
+      ProposeFrom(start, seq, history);
+      json c = ReadConfig();
+      mixed[multivariate] += (c["x"].get<double>() < 5) == (c["y"].get<double>() < 5);
+    }
+  }
+  EXPECT_EQ(mixed[true], 0) << "of 80";
+  EXPECT_GT(mixed[false], 0) << "of 80";
+}
+
 TEST_F(SearchKindsTest, TpeSamplesUniformlyUntilStartupIsReached) {
   SearchSpace space;
   Param x;
@@ -281,7 +319,7 @@ TEST(ObservationsTest, KeepMeasuredAndFailedConfigsOrientedByTheGoal) {
   EXPECT_EQ(Observations(ctx, false, json{{"x", 0}}).size(), 3u);
   // Once another experiment is accepted the worktree's config is that one's,
   // not the baseline's: the baseline is left out rather than mislabelled.
-  ctx.history.push_back({5, "accepted", 3.0, json{{"x", 5}}, "", ""});
+  history.push_back({5, "accepted", 3.0, json{{"x", 5}}, "", ""});  // ctx.history refers to it
   std::vector<Observation> later = Observations(ctx, false, json{{"x", 5}});
   ASSERT_EQ(later.size(), 3u);
   EXPECT_EQ(later[0].seq, 1);

@@ -61,6 +61,9 @@ TEST_F(ProposerSpecTest, SearchKindsReadTheirOwnKeys) {
   EXPECT_FALSE(IsSearchProposerKind("openai"));
   EXPECT_EQ(ErrorOf(With({{"kind", "tpe"}, {"config", "params.json"}, {"startup", 0}})),
             "proposer.startup: must be at least 1, got 0");
+  EXPECT_EQ(ErrorOf(With({{"kind", "tpe"}, {"config", "params.json"}, {"multivariate", 1}}))
+                .substr(0, 22),
+            "proposer.multivariate:");
   EXPECT_EQ(ErrorOf(With({{"kind", "evolution"}, {"config", "params.json"}, {"population", 1}})),
             "proposer.population: must be at least 2, got 1");
   EXPECT_EQ(ErrorOf(With({{"kind", "evolution"}, {"config", "params.json"}, {"startup", 3}}))

@@ -194,6 +194,71 @@ TEST_F(RunnerTest, StdinIsDevNull) {
   EXPECT_EQ(Stdout(), "/dev/null\ndone\n");
 }
 
+// The child borrows the controller's memory until exec (spawn.h), so the
+// controller's signal state must neither leak into the child nor be changed
+// by it: the controller ignores SIGINT, handles SIGUSR1 and blocks SIGTERM.
+int g_usr1_count = 0;
+void CountUsr1(int) { ++g_usr1_count; }
+
+TEST_F(RunnerTest, ChildStartsWithDefaultSignalsAndTheControllerKeepsItsOwn) {
+  struct sigaction ignore = {}, count = {}, old_int = {}, old_usr1 = {};
+  ignore.sa_handler = SIG_IGN;
+  count.sa_handler = CountUsr1;
+  ASSERT_EQ(::sigaction(SIGINT, &ignore, &old_int), 0);
+  ASSERT_EQ(::sigaction(SIGUSR1, &count, &old_usr1), 0);
+  sigset_t term, before, after;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &term, &before), 0);
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, nullptr, &before), 0);
+
+  // cat is exec'd directly, so /proc/self is the child as it was started.
+  ratchet::RunRequest request = Shell("");
+  request.argv = {"/bin/cat", "/proc/self/status"};
+  ratchet::RunResult r = runner_.Run(request);
+
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, nullptr, &after), 0);
+  EXPECT_EQ(sigismember(&after, SIGTERM), 1);
+  EXPECT_EQ(sigismember(&after, SIGINT), 0);
+  struct sigaction now_int = {}, now_usr1 = {};
+  ::sigaction(SIGINT, nullptr, &now_int);
+  ::sigaction(SIGUSR1, nullptr, &now_usr1);
+  EXPECT_EQ(now_int.sa_handler, SIG_IGN);
+  EXPECT_EQ(now_usr1.sa_handler, &CountUsr1);
+  ::raise(SIGUSR1);
+  EXPECT_EQ(g_usr1_count, 1);
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  ::pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGUSR1, &old_usr1, nullptr);
+
+  ASSERT_TRUE(r.Succeeded()) << r.Describe();
+  std::string status = Stdout();
+  EXPECT_NE(status.find("SigBlk:\t0000000000000000\n"), std::string::npos) << status;
+  EXPECT_NE(status.find("SigIgn:\t0000000000000000\n"), std::string::npos) << status;
+}
+
+TEST_F(RunnerTest, ManyChildrenInARowLeaveNoDescriptorsOrZombiesBehind) {
+  auto count_fds = [] {
+    int n = 0;
+    for (auto it = fs::directory_iterator("/proc/self/fd"); it != fs::directory_iterator(); ++it) ++n;
+    return n;
+  };
+  const int fds_before = count_fds();
+  for (int i = 0; i < 50; ++i) {
+    ratchet::RunRequest request = Shell("");
+    request.argv = {i % 2 ? "/bin/true" : "/nonexistent/ratchet-prog"};
+    ratchet::RunResult r = runner_.Run(request);
+    ASSERT_EQ(r.outcome, i % 2 ? ratchet::RunResult::Outcome::kExited
+                               : ratchet::RunResult::Outcome::kSpawnFailed)
+        << r.Describe();
+  }
+  EXPECT_EQ(count_fds(), fds_before);
+  siginfo_t info = {};
+  EXPECT_EQ(::waitid(P_ALL, 0, &info, WEXITED | WNOHANG), -1);  // ECHILD: all reaped.
+  EXPECT_EQ(errno, ECHILD);
+}
+
 TEST_F(RunnerTest, MissingProgramIsASpawnFailureNamingIt) {
   ratchet::RunRequest request = Shell("");
   request.argv = {"/nonexistent/ratchet-prog"};
@@ -367,6 +432,28 @@ TEST(LogCaptureTest, OutputWithinTheCapIsWrittenUnchanged) {
   }  // The destructor finishes.
   EXPECT_EQ(Slurp(path), "0123456789");
   fs::remove(path);
+}
+
+TEST(LogCaptureTest, EmptyStreamLeavesNoFileAndNoStaleOutput) {
+  fs::path path = fs::temp_directory_path() / ("log_capture_test." + std::to_string(::getpid()));
+  std::ofstream(path) << "output of an earlier run\n";
+  {
+    ratchet::LogCapture log(path, 10);
+    log.Append("");
+  }
+  EXPECT_FALSE(fs::exists(path)) << "an empty stream must not leave the old file behind";
+  EXPECT_EQ(ratchet::ReadLogTail(path, 100), "");
+}
+
+TEST_F(RunnerTest, SilentChildLeavesNoLogFilesAndATalkativeOneBoth) {
+  ratchet::RunResult silent = runner_.Run(Shell("true"));
+  ASSERT_TRUE(silent.Succeeded()) << silent.Describe();
+  EXPECT_FALSE(fs::exists(dir_ / "stdout.log"));
+  EXPECT_FALSE(fs::exists(dir_ / "stderr.log"));
+  ratchet::RunResult talkative = runner_.Run(Shell("echo out; echo err >&2"));
+  ASSERT_TRUE(talkative.Succeeded()) << talkative.Describe();
+  EXPECT_EQ(Stdout(), "out\n");
+  EXPECT_EQ(Slurp(dir_ / "stderr.log"), "err\n");
 }
 
 TEST(LogCaptureTest, MarkerStartsOnItsOwnLine) {

@@ -100,6 +100,32 @@ RunRow StoreTestRun() {
 
 // ---- Schema
 
+// The per-experiment statements are prepared once and reused (a cache in
+// the store): each use must start from fresh bindings, also after a use
+// that failed half way.
+TEST_F(StoreTest, ReusedStatementsStartCleanAfterSuccessAndAfterFailure) {
+  Store store = Store::Open(db_);
+  int64_t run = store.CreateRun(SampleRun("r"));
+  ExperimentRow bad = SampleExperiment(run, 1);
+  bad.params_json = "not json";
+  EXPECT_THROW(store.InsertExperiment(bad), Error);
+  for (int64_t seq = 1; seq <= 3; ++seq) {
+    ExperimentRow e = SampleExperiment(run, seq);
+    if (seq == 2) e.metric = 0.5;  // the others leave metric NULL
+    e.id = store.InsertExperiment(e);
+    e.description = "updated " + std::to_string(seq);
+    store.UpdateExperiment(e);
+  }
+  EXPECT_EQ(store.NextSeq(run), 4);
+  for (int64_t seq = 1; seq <= 3; ++seq) {
+    std::optional<ExperimentRow> e = store.GetExperiment(run, seq);
+    ASSERT_TRUE(e) << seq;
+    EXPECT_EQ(e->description, "updated " + std::to_string(seq));
+    EXPECT_EQ(e->metric.has_value(), seq == 2) << seq;
+  }
+  EXPECT_FALSE(store.GetExperiment(run, 4));
+}
+
 TEST_F(StoreTest, OpeningAMissingFileCreatesTheLatestSchema) {
   Store store = Store::Open(db_);
   EXPECT_EQ(store.SchemaVersion(), kStoreSchemaVersion);
@@ -166,6 +192,59 @@ TEST_F(StoreTest, AVersion1StoreIsMigratedKeepingItsRows) {
   // The reporting view of v2 exists and joins the old rows.
   Store reader = Store::OpenReadOnly(db_);
   EXPECT_EQ(reader.SchemaVersion(), kStoreSchemaVersion);
+}
+
+TEST_F(StoreTest, AVersion2StoreIsMigratedKeepingItsRowsAndGainsExchanges) {
+  // A v2 store as the ratchet before proposer exchanges left it.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &raw), SQLITE_OK);
+  std::string sql = std::string(StoreMigrations()[0]) + std::string(StoreMigrations()[1]) +
+                    "PRAGMA application_id = " + std::to_string(kStoreApplicationId) +
+                    "; PRAGMA user_version = 2;"
+                    "INSERT INTO runs (tag, spec_name, spec_json, spec_sha256, workspace, "
+                    "baseline_commit, budget_kind, budget_amount, metric_name, goal, pins_json, "
+                    "pins_digest, state, started_at, updated_at, uid) VALUES ('old', 'toy', '{}', "
+                    "'x', '/ws', 'c0', 'time', 1, 'score', 'minimize', '{}', 'd', 'finished', 1, "
+                    "1, 'u1');"
+                    "INSERT INTO experiments (run_id, seq, parent_commit, proposer, description, "
+                    "params_json, status, phase, started_at, metric, reason) VALUES (1, 1, 'c0', "
+                    "'openai', 'lr up', '{}', 'rejected', '', 1, 0.7, 'not better');";
+  char* err = nullptr;
+  ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+  sqlite3_close(raw);
+
+  EXPECT_THAT(ErrorOf([&] { Store::OpenReadOnly(db_); }), HasSubstr("older"));
+  Store store = Store::Open(db_);
+  EXPECT_EQ(store.SchemaVersion(), 3);
+  std::optional<RunRow> run = store.FindRun("old");
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->uid, "u1");
+  std::vector<ExperimentRow> experiments = store.ListExperiments(run->id);
+  ASSERT_EQ(experiments.size(), 1u);
+  EXPECT_EQ(experiments[0].description, "lr up");
+  EXPECT_EQ(experiments[0].reason, "not better");
+  EXPECT_FALSE(store.GetExchange(experiments[0].id));
+  store.SetExchange(experiments[0].id, "the prompt", "the reply");
+  std::optional<ExchangeRow> exchange = store.GetExchange(experiments[0].id);
+  ASSERT_TRUE(exchange);
+  EXPECT_EQ(exchange->prompt, "the prompt");
+  EXPECT_EQ(exchange->reply, "the reply");
+}
+
+TEST_F(StoreTest, AnExchangeIsReplacedAndGoesWithItsExperiment) {
+  Store store = Store::Open(db_);
+  int64_t run = store.CreateRun(SampleRun("r"));
+  int64_t id = store.InsertExperiment(SampleExperiment(run, 1));
+  store.SetExchange(id, "first prompt", "");
+  store.SetExchange(id, "second prompt", std::string(100000, 'r'));
+  std::optional<ExchangeRow> exchange = store.GetExchange(id);
+  ASSERT_TRUE(exchange);
+  EXPECT_EQ(exchange->prompt, "second prompt");
+  EXPECT_EQ(exchange->reply.size(), 100000u);
+  EXPECT_THAT(ErrorOf([&] { store.SetExchange(id + 100, "p", "r"); }),
+              HasSubstr("FOREIGN KEY constraint failed"));
+  store.Exec("DELETE FROM experiments WHERE id = " + std::to_string(id));
+  EXPECT_FALSE(store.GetExchange(id));
 }
 
 TEST_F(StoreTest, ASqliteDatabaseOfAnotherProgramIsRefused) {

@@ -375,6 +375,58 @@ TEST_F(WorkspaceTest, AdvanceBranchUpdatesTheWorkingDirWhenHeadIsOnIt) {
   EXPECT_TRUE(fs::exists(dir_ / "old.log"));
 }
 
+// The loop reuses one candidate slot and keeps its repository open between
+// calls, with the index only in memory: every candidate must still be
+// exactly base + its edits, as from a fresh worktree.
+TEST_F(WorkspaceTest, AReusedSlotCommitsWhatAFreshWorktreeWould) {
+  Workspace ws = Workspace::OpenOrCreate(dir_, tmpl_);
+  std::string base = ws.BaselineCommit();
+  auto edit = [](const fs::path& wt, int round) {
+    Write(wt / "params.json", "{\"lr\": 0." + std::to_string(round) + "}\n");
+    Write(wt / ("new" + std::to_string(round) + ".txt"), "n\n");
+    if (round % 2) fs::remove(wt / "train.py");
+    if (round == 2) fs::permissions(wt / "eval/evaluate.py", fs::perms::owner_exec, fs::perm_options::add);
+    Write(wt / "scratch.log", "ignored output\n");  // as a trainer would leave
+  };
+  for (int round = 1; round <= 4; ++round) {
+    fs::path slot = ws.ResetCandidate("t", 0, base);
+    EXPECT_TRUE(ws.Changes(slot, base).paths.empty()) << "round " << round;
+    EXPECT_FALSE(fs::exists(slot / "scratch.log")) << "round " << round;
+    edit(slot, round);
+    std::string reused = ws.CommitCandidate(slot, base, "round " + std::to_string(round));
+
+    fs::path fresh = ws.PrepareCandidate("t", 100 + round, base);
+    edit(fresh, round);
+    std::string expected = ws.CommitCandidate(fresh, base, "fresh");
+    ws.RemoveCandidate("t", 100 + round);
+    EXPECT_EQ(ws.TreeOf(reused), ws.TreeOf(expected)) << "round " << round;
+    if (round == 2) base = reused;  // an accept moves the base
+  }
+  ws.RemoveCandidate("t", 0);
+}
+
+TEST_F(WorkspaceTest, LockFilesLeftByAKilledControllerAreCleared) {
+  Workspace ws = Workspace::OpenOrCreate(dir_, tmpl_);
+  const std::string base = ws.BaselineCommit();
+  ws.CreateBranch("t", base);
+  ws.PointHeadAt("t");
+  std::string c = CommitParams(ws, base, "{\"lr\": 0.5}\n", 1);
+  ws.ResetCandidate("t", 0, base);
+  for (const fs::path& lock : {dir_ / ".git/index.lock", dir_ / ".git/refs/heads/ratchet/t.lock",
+                               dir_ / ".git/worktrees/t-0/index.lock"}) {
+    Write(lock, "");
+  }
+  EXPECT_THROW(ws.AdvanceBranch("t", c), Error);
+  ws.ClearStaleRefLocks();
+  ws.AdvanceBranch("t", c);
+  EXPECT_EQ(ReadFile(dir_ / "params.json"), "{\"lr\": 0.5}\n");
+  Workspace reopened = Workspace::Open(dir_);
+  fs::path slot = reopened.ResetCandidate("t", 0, c);
+  EXPECT_EQ(ReadFile(slot / "params.json"), "{\"lr\": 0.5}\n");
+  EXPECT_FALSE(fs::exists(dir_ / ".git/worktrees/t-0/index.lock"));
+  reopened.RemoveCandidate("t", 0);
+}
+
 TEST_F(WorkspaceTest, AdvanceBranchLeavesWorkingDirAloneWhenHeadIsElsewhere) {
   Workspace ws = Workspace::OpenOrCreate(dir_, tmpl_);
   const std::string base = ws.BaselineCommit();
