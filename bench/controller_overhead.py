@@ -6,8 +6,9 @@ evaluate commands (/bin/true and /bin/echo of a JSON metric), so what is
 measured is everything else: proposing, applying, committing, spawning,
 recording and reverting. ratchet's per-experiment time is read from its
 store (start of experiment i to start of experiment i+1); the peer is a
-Python loop that does what public ratchet scripts (autoresearch's
-program.md) do with subprocesses: edit, `git commit`, run train and
+Python loop that does what issue 2 names and public ratchet scripts
+(autoresearch's program.md) do with subprocesses: `git checkout` of the best,
+edit, `git commit`, run train and
 evaluate with their output to log files, read the metric from the log,
 `git reset --hard` on discard, append a results row (SQLite here). Each
 round runs both loops in fresh folders, the order alternating between rounds
@@ -68,6 +69,7 @@ def git_cli_loop(work, n):
     cycle_ms = []
     for seq in range(1, n + 1):
         start = time.perf_counter()
+        git(ws, "checkout", "-q", "HEAD", "--", ".")  # start from the best (issue 2: checkout, commit, reset)
         params = json.load(open(os.path.join(ws, "params.json")))
         params["x"] = round(rng.uniform(-5, 5), 4)
         json.dump(params, open(os.path.join(ws, "params.json"), "w"), indent=2)
