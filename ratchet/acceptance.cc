@@ -63,6 +63,15 @@ std::string Format(double value) {
   return out.str();
 }
 
+// The numbers every confirm verdict on fresh measurements carries.
+nlohmann::json FreshNumbers(const AcceptanceRule& rule, const std::vector<double>& best,
+                            const std::vector<double>& fresh, double best_mean, double fresh_mean,
+                            double improvement) {
+  return {{"rule", "confirm"},         {"best_mean", best_mean},   {"best_n", best.size()},
+          {"fresh_mean", fresh_mean},  {"fresh_n", fresh.size()}, {"improvement", improvement},
+          {"min_delta", rule.min_delta}};
+}
+
 }  // namespace
 
 double Mean(const std::vector<double>& values) {
@@ -184,13 +193,7 @@ Verdict DecideFresh(const AcceptanceRule& rule, const std::vector<double>& best,
     double best_mean = Mean(best);
     double fresh_mean = Mean(fresh);
     double improvement = Improvement(rule.goal, best_mean, fresh_mean);
-    verdict.numbers = {{"rule", "confirm"},
-                       {"best_mean", best_mean},
-                       {"best_n", best.size()},
-                       {"fresh_mean", fresh_mean},
-                       {"fresh_n", fresh.size()},
-                       {"improvement", improvement},
-                       {"min_delta", rule.min_delta}};
+    verdict.numbers = FreshNumbers(rule, best, fresh, best_mean, fresh_mean, improvement);
     if (improvement > 0) {
       verdict.kind = Verdict::Kind::kMeasureMore;
       verdict.reason = "fresh mean better by " + Format(improvement) + " after " +
@@ -226,18 +229,12 @@ Verdict DecideConfirm(const AcceptanceRule& rule, const std::vector<double>& bes
   double t_crit = noise.dof > 0 ? StudentTUpperQuantile(rule.alpha, noise.dof)
                                 : std::numeric_limits<double>::infinity();
   Verdict verdict;
-  verdict.numbers = {{"rule", "confirm"},
-                     {"best_mean", best_mean},
-                     {"best_n", best.size()},
-                     {"fresh_mean", fresh_mean},
-                     {"fresh_n", fresh.size()},
-                     {"improvement", improvement},
-                     {"noise_sd", noise.sd},
-                     {"noise_dof", noise.dof},
-                     {"t", std::isfinite(t) ? t : 1e300},
-                     {"t_crit", std::isfinite(t_crit) ? t_crit : 1e300},
-                     {"alpha", rule.alpha},
-                     {"min_delta", rule.min_delta}};
+  verdict.numbers = FreshNumbers(rule, best, fresh, best_mean, fresh_mean, improvement);
+  verdict.numbers.update({{"noise_sd", noise.sd},
+                          {"noise_dof", noise.dof},
+                          {"t", std::isfinite(t) ? t : 1e300},
+                          {"t_crit", std::isfinite(t_crit) ? t_crit : 1e300},
+                          {"alpha", rule.alpha}});
   bool significant = noise.dof > 0 && t > t_crit;
   bool large_enough = improvement > 0 && improvement >= rule.min_delta;
   if (significant && large_enough && rule.max_improvement && improvement > *rule.max_improvement &&
