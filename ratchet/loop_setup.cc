@@ -24,7 +24,7 @@ void Controller::OpenEverything() {
   fs::create_directories(ratchet_dir);
   lock_ = std::make_unique<WorkspaceLock>(ratchet_dir);
   // Before any git write: a killed controller may have left lock files.
-  workspace_->ClearStaleRefLocks();
+  workspace_->ClearStaleLocks();
   store_.emplace(Store::Open(StorePath(workspace_->dir())));
 
   fs::path cache = CacheDir();

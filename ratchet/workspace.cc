@@ -416,9 +416,10 @@ fs::path Workspace::ResetCandidate(const std::string& tag, int64_t slot,
       git::ClearError();
       return PrepareCandidate(tag, slot, base_commit);
     }
-    git_repository_free(raw);
+    candidate_repo_.reset(raw);  // kept open from here on (CandidateRepo)
+    candidate_dir_ = path;
   }
-  git_repository* candidate = CandidateRepo(path);
+  git_repository* candidate = candidate_repo_.get();
   git::Commit base = LookupCommit(candidate, path, base_commit, "reset candidate");
   git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
   // Whatever the last candidate (or its trainer) left goes: edits, new
@@ -611,7 +612,7 @@ std::string Workspace::ReadFileAt(const std::string& commit, const std::string& 
                      static_cast<size_t>(git_blob_rawsize(blob.get())));
 }
 
-void Workspace::ClearStaleRefLocks() {
+void Workspace::ClearStaleLocks() {
   std::error_code error;
   const fs::path git_dir = git_repository_commondir(repo_.get());
   for (const auto& entry : fs::recursive_directory_iterator(git_dir / "refs", error)) {

@@ -125,7 +125,7 @@ class Workspace {
   // .git/refs; index.lock, HEAD.lock and packed-refs.lock of the repository
   // and of every worktree); git would refuse to update those forever.
   // REQUIRES: the caller holds the workspace lock, so no live writer owns them.
-  void ClearStaleRefLocks();
+  void ClearStaleLocks();
 
   // --- Candidate refs refs/ratchet/<tag>/<seq> ---
   void SetCandidateRef(const std::string& tag, int64_t seq, const std::string& commit);

@@ -417,7 +417,7 @@ TEST_F(WorkspaceTest, LockFilesLeftByAKilledControllerAreCleared) {
     Write(lock, "");
   }
   EXPECT_THROW(ws.AdvanceBranch("t", c), Error);
-  ws.ClearStaleRefLocks();
+  ws.ClearStaleLocks();
   ws.AdvanceBranch("t", c);
   EXPECT_EQ(ReadFile(dir_ / "params.json"), "{\"lr\": 0.5}\n");
   Workspace reopened = Workspace::Open(dir_);
