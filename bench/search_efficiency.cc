@@ -84,6 +84,7 @@ struct Options {
   int seeds = 10, experiments = 50, first_seed = 1;
   double noise = 0.3;
   int calibration = 3, repeats = 2;
+  int plateau = 10;  // spec.proposer.plateau; 0 turns the plateau response off
   json proposer_options = json::object();  // --option KEY=JSON, e.g. multivariate=false
 };
 
@@ -101,6 +102,7 @@ RunResult Simulate(const Options& o, int seed, const SearchSpace& space, const f
   spec.proposer.kind = o.strategy;
   spec.proposer.config = "params.json";
   spec.proposer.seed = static_cast<uint64_t>(seed);
+  spec.proposer.plateau = o.plateau;
   spec.proposer.options = o.proposer_options;
   spec.proposer.options["kind"] = o.strategy;
   spec.proposer.options["config"] = "params.json";
@@ -197,7 +199,7 @@ int Main(int argc, char** argv) {
   Options o;
   if (argc < 2) {
     std::cerr << "usage: ratchet-bench-search search|aa|objective [--strategy S] [--policy P] "
-                 "[--seeds N] [--first-seed N] [--experiments N] [--noise SD] "
+                 "[--seeds N] [--first-seed N] [--experiments N] [--noise SD] [--plateau N] "
                  "[--option KEY=JSON]...\n";
     return 2;
   }
@@ -219,6 +221,8 @@ int Main(int argc, char** argv) {
       o.first_seed = std::stoi(v);
     else if (k == "--experiments")
       o.experiments = std::stoi(v);
+    else if (k == "--plateau")
+      o.plateau = std::stoi(v);
     else if (k == "--noise")
       o.noise = std::stod(v);
     else if (k == "--option" && v.find('=') != std::string::npos)

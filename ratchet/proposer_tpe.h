@@ -14,6 +14,9 @@
 // "Proposers"). With proposer.multivariate = false each active parameter gets
 // its own l and g (this file's estimators, Optuna's default).
 //
+// Plateaus: after proposer.plateau experiments without an accepted change it
+// draws four times the candidates (TpeProposer::kPlateauCandidates).
+//
 // Scales: log parameters live in log space; an int is a continuous value on
 // [min - 0.5, max + 0.5] rounded after sampling (Optuna discretizes the
 // kernels instead; the ranking of candidates is the same up to rounding).

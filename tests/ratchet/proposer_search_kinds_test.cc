@@ -177,6 +177,7 @@ TEST_F(SearchKindsTest, MultivariateTpeKeepsValuesThatWorkTogether) {
   std::map<bool, int> mixed;
   for (bool multivariate : {true, false}) {
     Configure("tpe", space, {{"multivariate", multivariate}});
+    spec_.proposer.plateau = 1000;  // the estimators alone, no plateau response
     std::vector<HistoryEntry> history = RandomHistory(space, start, 40, loss);
     for (auto [a, b] : {std::pair{2.0, 8.0}, {2.3, 7.7}, {8.0, 2.0}, {7.7, 2.3}}) {
       json c = {{"x", a}, {"y", b}};
@@ -383,6 +384,54 @@ TEST_F(SearchKindsTest, LocalWidensItsStepOnAPlateauAndSaysSoOnce) {
   EXPECT_GT(wide, 3 * calm);  // two plateaus: step x4
   history.push_back({11, "rejected", 2.0, json{{"x", 11}}, "", ""});
   EXPECT_TRUE(ProposeFrom(json{{"x", 0.0}}, 12, history).notes.empty());
+}
+
+}  // namespace
+}  // namespace ratchet
+
+namespace ratchet {
+namespace {
+
+// On a plateau TPE draws four times the candidates and keeps the best by
+// l(x)/g(x): its proposals gather closer to the good region (optimum 7 of
+// [0, 10]) than the same history gives without a plateau. The note comes
+// once, on the experiment where the plateau starts.
+TEST_F(SearchKindsTest, TpeExploitsHarderOnAPlateauAndSaysSoOnce) {
+  SearchSpace space;
+  for (const char* name : {"x", "y", "z"}) {
+    Param p;
+    p.name = name;
+    p.min = 0;
+    p.max = 10;
+    space.params.push_back(p);
+  }
+  Configure("tpe", space);
+  auto distance = [](const json& c) {
+    return std::hypot(c["x"].get<double>() - 7, c["y"].get<double>() - 3,
+                      c["z"].get<double>() - 5);
+  };
+  auto loss = [&](const json& c) { return distance(c) * distance(c); };
+  const json start = {{"x", 1.0}, {"y", 1.0}, {"z", 1.0}};
+  std::vector<HistoryEntry> history = RandomHistory(space, start, 20, loss);
+  auto mean_distance = [&](int plateau) {
+    spec_.proposer.plateau = plateau;
+    double total = 0;
+    for (int seq = 100; seq < 300; ++seq) {
+      ProposeFrom(start, seq, history);
+      total += distance(ReadConfig());
+    }
+    return total / 200;
+  };
+  const double calm = mean_distance(1000), plateau = mean_distance(20);
+  EXPECT_LT(plateau, 0.8 * calm) << "calm " << calm << ", plateau " << plateau;
+
+  spec_.proposer.plateau = 20;
+  Proposal p = ProposeFrom(start, 21, history);
+  ASSERT_EQ(p.notes.size(), 1u);
+  EXPECT_EQ(p.notes[0],
+            "tpe: plateau, 20 experiments without an accepted change; candidates 24 -> 96");
+  spec_.proposer.plateau = 19;  // started an experiment ago: nothing new to say
+  EXPECT_TRUE(ProposeFrom(start, 21, history).notes.empty());
 }
 
 }  // namespace
