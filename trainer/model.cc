@@ -123,7 +123,6 @@ struct Model::Buffers {
   float* dact = nullptr;      // [N,H]
   float* dlogits = nullptr;   // [N,V]
   float* dlogits_raw = nullptr;  // [N,V] (softcap only)
-  float* att_scratch = nullptr;  // [B,NH,T,T]
   // Sizes of one copy, for indexing.
   size_t nc = 0, n = 0, nqkv = 0, nrstd = 0, natt = 0, nup = 0, nact = 0;
   int copies = 1;
@@ -192,8 +191,7 @@ Model::Model(const Config& config, int batch, int seq, bool training)
                              {&b.dup, b.nup},
                              {&b.dact, b.nact},
                              {&b.dlogits, N * V},
-                             {&b.dlogits_raw, c.logit_softcap > 0 ? N * V : 0},
-                             {&b.att_scratch, b.natt}});
+                             {&b.dlogits_raw, c.logit_softcap > 0 ? N * V : 0}});
   }
   size_t total = 0;
   for (auto& [ptr, size] : plan) total += (size + 15) / 16 * 16;  // 64-byte aligned pieces
@@ -449,7 +447,6 @@ void Model::Backward(int B, int T) {
       ScopedTimer timer(slot(&OpTimes::matmul));
       matmul_backward(b.dact, G + o_wproj, b.dres, act, P + o_wproj, N, H, C);
     }
-    zero(b.dup, static_cast<size_t>(N) * Hu);
     {
       ScopedTimer timer(slot(&OpTimes::activation));
       switch (c.activation) {
@@ -480,8 +477,7 @@ void Model::Backward(int B, int T) {
     const float* qkv = c.qk_norm ? b.qkv_post + l * b.nqkv : qkv_raw;
     {
       ScopedTimer timer(slot(&OpTimes::attention));
-      zero(dqkv, b.nqkv);
-      attention_backward(dqkv, b.att_scratch, b.datty, qkv, att, B, T, C, NH);
+      attention_backward(dqkv, b.datty, qkv, att, B, T, C, NH);
       if (c.pos == PosKind::kRope) {
         zero(dspare, static_cast<size_t>(N) * 3 * C);
         rope_backward(dspare, dqkv, b.rope_cos, b.rope_sin, B, T, C, NH);

@@ -25,8 +25,11 @@
 // - Arguments are ordered outputs, inputs, weights, sizes. Size letters: N rows
 //   (usually B*T), B batch, T time, C channels, NH heads, hs = C/NH, V vocab.
 // - Forward functions overwrite their outputs. Backward functions ADD into
-//   their gradient outputs (the caller zeroes them first), except
-//   crossentropy_forward_backward, which WRITES dlogits (documented there).
+//   their gradient outputs (the caller zeroes them first), except those whose
+//   gradient output is always a fresh buffer in the model, which WRITE it:
+//   crossentropy_forward_backward (dlogits), the activations' backward and
+//   attention_backward (dqkv). Zeroing those first cost a pass over N x 4C
+//   floats per layer.
 // - No allocation inside: callers pass every scratch buffer.
 // - Deterministic: the same inputs give bitwise the same outputs for any
 //   OpenMP thread count (every reduction runs in a fixed order per output
@@ -94,14 +97,14 @@ void rmsnorm_backward(float* dinp, float* dg, const float* dout, const float* in
                       const float* rstd, int N, int C);
 
 // ---------------------------------------------------------------- activations
-// Elementwise over n values; backward: dinp += dout * f'(inp).
+// Elementwise over n values; backward: dinp = dout * f'(inp) (written).
 void gelu_forward(float* out, const float* inp, size_t n);
 void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n);
 void relu2_forward(float* out, const float* inp, size_t n);
 void relu2_backward(float* dinp, const float* dout, const float* inp, size_t n);
 // inp [N,2H]: gate = inp[:, :H], up = inp[:, H:]; out[N,H] = silu(gate) * up.
 void swiglu_forward(float* out, const float* inp, int N, int H);
-// dinp[N,2H] += .
+// dinp[N,2H] = . (written)
 void swiglu_backward(float* dinp, const float* dout, const float* inp, int N, int H);
 
 // ---------------------------------------------------------------- qk_norm
@@ -129,13 +132,17 @@ void rope_backward(float* dinp, const float* dout, const float* cos_table, const
 
 // ---------------------------------------------------------------- attention
 // Causal multi-head attention. qkv [B,T,3C] packed as above; out [B,T,C] heads
-// concatenated; att [B,NH,T,T] receives the softmax probabilities of
-// q kᵀ / sqrt(hs) (entries above the diagonal are set to 0) and is kept for
-// the backward.
+// concatenated; att [B,NH,T,T] is kept for the backward: row t receives the
+// softmax probabilities of q kᵀ / sqrt(hs) over [0, t] and zeros over
+// (t, min(T, t + kAttentionZeros)]. No one reads the entries further right;
+// they keep what the buffer held or become zeros (a zeroed buffer stays
+// zero above the diagonal): filling the whole upper triangle cost a write of
+// half of att per layer.
+constexpr int kAttentionZeros = 16;
 void attention_forward(float* out, float* att, const float* qkv, int B, int T, int C, int NH);
-// dqkv[B,T,3C] += . scratch: B*NH*T*T floats (overwritten).
-void attention_backward(float* dqkv, float* scratch, const float* dout, const float* qkv,
-                        const float* att, int B, int T, int C, int NH);
+// dqkv[B,T,3C] = . (written, every element)
+void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, int B,
+                        int T, int C, int NH);
 
 // ---------------------------------------------------------------- residual
 // out[n] = a + b (out may alias a or b); backward: da += dout, db += dout.

@@ -42,7 +42,7 @@ void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n) {
     Vec s, one_minus_s;
     SigmoidPair(2.0f * GeluArg(x), &s, &one_minus_s);
     const Vec grad = s + 2.0f * x * (s * one_minus_s) * du;
-    StoreN(dinp + i, LoadN(dinp + i, count) + grad * LoadN(dout + i, count), count);
+    StoreN(dinp + i, grad * LoadN(dout + i, count), count);
   });
 }
 
@@ -60,7 +60,7 @@ void relu2_backward(float* dinp, const float* dout, const float* inp, size_t n) 
 #pragma omp parallel for simd schedule(static)
   for (size_t i = 0; i < n; i++) {
     const float r = inp[i] > 0.0f ? inp[i] : 0.0f;
-    dinp[i] += 2.0f * r * dout[i];
+    dinp[i] = 2.0f * r * dout[i];
   }
 }
 
@@ -96,8 +96,8 @@ void swiglu_backward(float* dinp, const float* dout, const float* inp, int N, in
       const Vec d = LoadN(dy + h, count);
       Vec s, one_minus_s;
       SigmoidPair(g, &s, &one_minus_s);
-      StoreN(dgate + h, LoadN(dgate + h, count) + d * u * s * (1.0f + g * one_minus_s), count);
-      StoreN(dup + h, LoadN(dup + h, count) + d * g * s, count);
+      StoreN(dgate + h, d * u * s * (1.0f + g * one_minus_s), count);
+      StoreN(dup + h, d * g * s, count);
     }
   }
 }

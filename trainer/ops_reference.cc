@@ -219,7 +219,7 @@ void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n) {
     const double th = std::tanh(u);
     const double du = kGeluScale * (1 + 3 * kGeluCube * x * x);
     const double grad = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * du;
-    dinp[i] += static_cast<float>(grad * dout[i]);
+    dinp[i] = static_cast<float>(grad * dout[i]);
   }
 }
 
@@ -233,7 +233,7 @@ void relu2_forward(float* out, const float* inp, size_t n) {
 void relu2_backward(float* dinp, const float* dout, const float* inp, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const double r = inp[i] > 0 ? inp[i] : 0.0;
-    dinp[i] += static_cast<float>(2 * r * dout[i]);
+    dinp[i] = static_cast<float>(2 * r * dout[i]);
   }
 }
 
@@ -256,8 +256,8 @@ void swiglu_backward(float* dinp, const float* dout, const float* inp, int N, in
       const double up = inp[n * 2 * H + H + h];
       const double s = Sigmoid(gate);
       const double d = dout[n * H + h];
-      dinp[n * 2 * H + h] += static_cast<float>(d * up * s * (1 + gate * (1 - s)));
-      dinp[n * 2 * H + H + h] += static_cast<float>(d * gate * s);
+      dinp[n * 2 * H + h] = static_cast<float>(d * up * s * (1 + gate * (1 - s)));
+      dinp[n * 2 * H + H + h] = static_cast<float>(d * gate * s);
     }
   }
 }
@@ -401,10 +401,11 @@ void attention_forward(float* out, float* att, const float* qkv, int B, int T, i
   }
 }
 
-void attention_backward(float* dqkv, float* /*scratch*/, const float* dout, const float* qkv,
-                        const float* att, int B, int T, int C, int NH) {
+void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, int B,
+                        int T, int C, int NH) {
   // dqkv [B,T,3C], dout [B,T,C], qkv [B,T,3C], att [B,NH,T,T]
   const int hs = C / NH;
+  std::fill(dqkv, dqkv + static_cast<size_t>(B) * T * 3 * C, 0.0f);
   const double scale = 1.0 / std::sqrt(double(hs));
   std::vector<double> dp(T);
   for (int b = 0; b < B; b++) {

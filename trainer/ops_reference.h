@@ -66,8 +66,8 @@ void rope_backward(float* dinp, const float* dout, const float* cos_table, const
 
 void attention_forward(float* out, float* att, const float* qkv, int B, int T, int C, int NH);
 
-void attention_backward(float* dqkv, float* scratch, const float* dout, const float* qkv,
-                        const float* att, int B, int T, int C, int NH);
+void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, int B,
+                        int T, int C, int NH);
 
 void residual_forward(float* out, const float* a, const float* b, size_t n);
 

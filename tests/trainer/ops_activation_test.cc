@@ -46,7 +46,7 @@ TEST(ElementwiseActivation, BackwardMatchesFiniteDifferences) {
   for (const Activation& a : kActivations) {
     auto inp = RandomVector(9, 3, 2.0f);
     const auto w = RandomVector(9, 4);
-    std::vector<float> out(9), dinp(9, 0.0f);
+    std::vector<float> out(9), dinp(9, 123.0f);  // written, not added to
     a.bwd(dinp.data(), w.data(), inp.data(), 9);
     auto loss = [&] {
       a.ref_fwd(out.data(), inp.data(), 9);
@@ -150,7 +150,7 @@ TEST(Swiglu, BackwardMatchesFiniteDifferences) {
   const auto w = RandomVector(N * H, 10);
   std::vector<float> out(N * H);
   for (bool fast : {true, false}) {
-    std::vector<float> dinp(N * 2 * H, 0.0f);
+    std::vector<float> dinp(N * 2 * H, 123.0f);  // written, not added to
     (fast ? swiglu_backward : ref::swiglu_backward)(dinp.data(), w.data(), inp.data(), N, H);
     auto loss = [&] {
       ref::swiglu_forward(out.data(), inp.data(), N, H);
