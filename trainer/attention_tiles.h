@@ -13,9 +13,40 @@
 // run in a fixed order, so results do not depend on threads.
 #pragma once
 
+#include <utility>
+
 #include "trainer/ops_math.h"
 
 namespace ratchet::train::internal {
+
+// Transposes the kLanes × kLanes block in r[0..kLanes) in registers: four
+// butterfly stages, each swapping the off-diagonal sub-blocks of span S
+// between row pairs (i, i + S), 64 two-source shuffles in all (a scalar
+// strided copy of the same block costs 256 loads and stores).
+template <int S, size_t... L>
+inline Vec SwapLow(Vec a, Vec b, std::index_sequence<L...>) {
+  return __builtin_shufflevector(a, b, ((L & S) ? kLanes + L - S : L)...);
+}
+template <int S, size_t... L>
+inline Vec SwapHigh(Vec a, Vec b, std::index_sequence<L...>) {
+  return __builtin_shufflevector(a, b, ((L & S) ? kLanes + L : L + S)...);
+}
+template <int S>
+inline void TransposeStage(Vec* r) {
+  for (int i = 0; i < kLanes; i++) {
+    if (i & S) continue;
+    const Vec a = r[i], b = r[i + S];
+    r[i] = SwapLow<S>(a, b, std::make_index_sequence<kLanes>{});
+    r[i + S] = SwapHigh<S>(a, b, std::make_index_sequence<kLanes>{});
+  }
+}
+inline void TransposeBlock(Vec* r) {
+  static_assert(kLanes == 16);
+  TransposeStage<8>(r);
+  TransposeStage<4>(r);
+  TransposeStage<2>(r);
+  TransposeStage<1>(r);
+}
 
 // Stores `v` to c[0 .. min(kLanes, valid)), valid > 0.
 inline void StoreTileVector(float* c, Vec v, int valid) {

@@ -122,18 +122,37 @@ inline void SoftmaxBackwardRow(float* ds, const float* p, int t, int block_end, 
   std::fill(ds + n_full, ds + block_end, 0.0f);
 }
 
-// bt[d][j] = x[j][d] for j < T, zeros for T <= j < Tp (x rows ldx apart).
+// The rows of q, k, v and dout are a head's slice of much longer rows, too
+// far apart for the hardware's stride prefetcher: the packing loops ask for
+// the rows kAhead ahead themselves.
+constexpr int kAhead = 8;
+inline void PrefetchSlice(const float* row, int hs) {
+  for (int d = 0; d < hs; d += kLanes) __builtin_prefetch(row + d);
+}
+
+// bt[d][j] = x[j][d] for j < T, zeros for T <= j < Tp (x rows ldx apart), by
+// kLanes × kLanes blocks transposed in registers.
 void PackTransposed(float* bt, const float* x, int ldx, int T, int hs, int Tp) {
-  for (int d = 0; d < hs; d++) {
-    float* row = bt + static_cast<size_t>(d) * Tp;
-    for (int j = 0; j < T; j++) row[j] = x[static_cast<size_t>(j) * ldx + d];
-    std::fill(row + T, row + Tp, 0.0f);
+  for (int j0 = 0; j0 < Tp; j0 += kLanes) {
+    for (int j = j0 + kLanes; j < std::min(T, j0 + 2 * kLanes); j++) {
+      PrefetchSlice(x + static_cast<size_t>(j) * ldx, hs);
+    }
+    for (int d0 = 0; d0 < hs; d0 += kLanes) {
+      const int cols = std::min(kLanes, hs - d0);
+      Vec block[kLanes];
+      for (int i = 0; i < kLanes; i++) {
+        block[i] = j0 + i < T ? LoadN(x + static_cast<size_t>(j0 + i) * ldx + d0, cols) : Vec{};
+      }
+      internal::TransposeBlock(block);
+      for (int c = 0; c < cols; c++) StoreV(bt + static_cast<size_t>(d0 + c) * Tp + j0, block[c]);
+    }
   }
 }
 
 // xp[j][0, hsp) = x[j][0, hs) then zeros; hsp = hs rounded up to kLanes.
 void PackRows(float* xp, const float* x, int ldx, int T, int hs, int hsp) {
   for (int j = 0; j < T; j++) {
+    if (j + kAhead < T) PrefetchSlice(x + static_cast<size_t>(j + kAhead) * ldx, hs);
     const float* from = x + static_cast<size_t>(j) * ldx;
     float* to = xp + static_cast<size_t>(j) * hsp;
     for (int d = 0; d < hsp; d += kLanes) StoreV(to + d, LoadN(from + d, std::min(kLanes, hs - d)));
