@@ -162,6 +162,7 @@ json RunKbench(const KbenchOptions& options) {
   TimingResult blas;
   const bool with_blas = options.blas && type->Name() == "matmul";
   if (with_blas) {
+    report["blas_core"] = PrepareBlasCore(options.timing_timeout_seconds);
     blas = TimeInChild(*type, problems, inputs, BlasMatmulCaller(options.threads), timing,
                        /*keep_outputs=*/false, options.timing_timeout_seconds);
     if (!blas.ok) report["blas_error"] = blas.error;

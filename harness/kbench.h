@@ -24,7 +24,8 @@
 // speed, with more threads they are work per CPU-second (idle-spinning
 // threads count), not wall speed. Also:
 // "compile_seconds", "loadavg" (the 1-minute load: timings on a busy machine
-// are slow and noisy), "quick" when set.
+// are slow and noisy), "quick" when set, and with the OpenBLAS timing
+// "blas_core": the OpenBLAS kernel it ran (PrepareBlasCore).
 //
 // max_error is normalized: max over elements of |out - ref| / scale, where
 // scale is what the computation sums (kbench_reference.h), so it is compared

@@ -2,12 +2,15 @@
 
 #include <dlfcn.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "harness/kbench_child.h"
+#include "trainer/blas_core.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -210,6 +213,25 @@ CallerFactory BlasMatmulCaller(int threads) {
       sgemm(kRowMajor, kNoTrans, kNoTrans, M, N, K, 1.0f, in[0], K, in[1], N, 0.0f, out, N);
     };
   };
+}
+
+std::string PrepareBlasCore(double timeout_seconds) {
+  if (const char* chosen = std::getenv("OPENBLAS_CORETYPE")) return chosen;
+  const ChildOutcome probe = RunInChild(
+      [](int write_fd) {
+        void* lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+        using Corename = char* (*)();
+        auto corename = lib ? reinterpret_cast<Corename>(dlsym(lib, "openblas_get_corename")) : nullptr;
+        if (corename == nullptr) return 1;
+        const std::string name = corename();
+        return write(write_fd, name.data(), name.size()) == static_cast<ssize_t>(name.size()) ? 0 : 1;
+      },
+      timeout_seconds);
+  if (!probe.Succeeded() || probe.output.empty()) return "";
+  const char* better = train::BetterBlasCoreHere(probe.output.c_str());
+  if (*better == '\0') return probe.output;
+  setenv("OPENBLAS_CORETYPE", better, 1);
+  return better;
 }
 
 }  // namespace ratchet::kbench

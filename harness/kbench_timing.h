@@ -84,4 +84,12 @@ CallerFactory KernelCaller(const KernelType& type, const std::filesystem::path& 
 // A caller for OpenBLAS cblas_sgemm (matmul only), loaded with dlopen.
 CallerFactory BlasMatmulCaller(int threads);
 
+// The OpenBLAS kernel BlasMatmulCaller will run, made fit for this CPU as
+// ratchet-train does (trainer/blas_core.h): a pre-AVX2 fallback is replaced
+// by setting OPENBLAS_CORETYPE in this process, before any child loads the
+// library. A user's OPENBLAS_CORETYPE is kept. OpenBLAS's own choice is asked
+// of a short-lived child, so this process never loads a BLAS. "" when
+// OpenBLAS cannot be loaded.
+std::string PrepareBlasCore(double timeout_seconds);
+
 }  // namespace ratchet::kbench

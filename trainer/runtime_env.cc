@@ -1,26 +1,13 @@
 #include "trainer/runtime_env.h"
 
 #include <stdlib.h>
-#include <strings.h>
 #include <unistd.h>
+
+#include "trainer/blas_core.h"
 
 extern "C" char* openblas_get_corename(void);
 
 namespace ratchet::train {
-
-const char* BetterBlasCore(const char* detected, bool avx512, bool avx2_fma) {
-  // OpenBLAS's x86-64 kernels older than AVX2: what it falls back to.
-  static const char* const kPreAvx2[] = {"Prescott",  "Core2",     "Penryn",     "Dunnington",
-                                         "Nehalem",   "Atom",      "Sandybridge", "Opteron",
-                                         "Barcelona", "Bobcat",    "Bulldozer",  "Piledriver",
-                                         "Steamroller", "Excavator", "Unknown"};
-  bool weak = false;
-  for (const char* name : kPreAvx2) weak = weak || strcasecmp(detected, name) == 0;
-  if (!weak) return "";
-  if (avx512) return "SkylakeX";
-  if (avx2_fma) return "Haswell";
-  return "";
-}
 
 void TuneRuntimeEnvironment(char** argv) {
   bool changed = false;
@@ -29,11 +16,7 @@ void TuneRuntimeEnvironment(char** argv) {
     changed = true;
   }
   if (getenv("OPENBLAS_CORETYPE") == nullptr) {
-    __builtin_cpu_init();
-    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-    bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    const char* core = BetterBlasCore(openblas_get_corename(), avx512, avx2_fma);
+    const char* core = BetterBlasCoreHere(openblas_get_corename());
     if (*core != '\0') {
       setenv("OPENBLAS_CORETYPE", core, 1);
       changed = true;

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
+#include "trainer/blas_core.h"
+
 namespace ratchet::kbench {
 namespace {
 
@@ -65,6 +69,24 @@ TEST(KbenchTiming, CpuTimeCountsTheWorkOfACall) {
       {}, options, &cpu);
   ASSERT_EQ(cpu.size(), 2u);
   for (double c : cpu) EXPECT_GE(c, 0.02);
+}
+
+// The OpenBLAS reference runs a kernel fit for this CPU, never a pre-AVX2
+// fallback; a user's choice is kept as it is.
+TEST(KbenchBlasCore, IsFitForThisCpuAndKeepsTheUsersChoice) {
+  const char* before = std::getenv("OPENBLAS_CORETYPE");
+  const std::string saved = before ? before : "";
+  unsetenv("OPENBLAS_CORETYPE");
+  const std::string core = PrepareBlasCore(30);
+  ASSERT_FALSE(core.empty());
+  EXPECT_STREQ(train::BetterBlasCoreHere(core.c_str()), "") << core;
+  setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+  EXPECT_EQ(PrepareBlasCore(30), "Haswell");
+  if (before) {
+    setenv("OPENBLAS_CORETYPE", saved.c_str(), 1);
+  } else {
+    unsetenv("OPENBLAS_CORETYPE");
+  }
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "trainer/checkpoint.h"
-#include "trainer/runtime_env.h"
+#include "trainer/blas_core.h"
 #include "trainer_test_util.h"
 
 namespace ratchet::train {
@@ -69,12 +69,8 @@ TEST_F(TrainMainTest, TrainsPrintsJsonLinesAndWritesALoadableCheckpoint) {
     EXPECT_TRUE(summary.contains(key)) << key;
   }
   // OpenBLAS ran kernels that fit this CPU (not a pre-AVX2 fallback).
-  __builtin_cpu_init();
-  bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-  bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   std::string core = summary["blas_core"];
-  EXPECT_STREQ(BetterBlasCore(core.c_str(), avx512, avx2_fma), "") << core;
+  EXPECT_STREQ(BetterBlasCoreHere(core.c_str()), "") << core;
   LoadedCheckpoint ckpt = LoadCheckpoint(ckpt_);
   EXPECT_EQ(ckpt.meta["tokens"], 800);
   EXPECT_EQ(ckpt.meta["seed"], 3);
