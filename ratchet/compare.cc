@@ -51,8 +51,10 @@ std::vector<std::pair<std::string, std::vector<std::string>>> SideBySide(
   add("evaluator pins", [](const RunData& d) { return d.run.pins_digest.substr(0, 12); });
   add("experiments", [](const RunData& d) {
     RunTotals t = ComputeTotals(d);
-    return fmt::format("{} ({} accepted)", t.experiments,
-                       t.by_status.count("accepted") ? t.by_status.at("accepted") : 0);
+    std::string text = fmt::format("{} ({} accepted", t.experiments,
+                                   t.by_status.count("accepted") ? t.by_status.at("accepted") : 0);
+    if (t.duplicates > 0) text += fmt::format("; {} duplicates skipped", t.duplicates);
+    return text + ")";
   });
   add("wall time", [](const RunData& d) {
     RunTotals t = ComputeTotals(d);

@@ -97,7 +97,9 @@ RunTotals ComputeTotals(const RunData& data) {
   double first = 0, last = 0;
   for (size_t i = 0; i < data.experiments.size(); ++i) {
     const ExperimentRow& e = data.experiments[i];
-    if (e.seq > 0) {
+    if (e.seq > 0 && e.status == ExperimentStatus::kDuplicate) {
+      ++totals.duplicates;
+    } else if (e.seq > 0) {
       ++totals.experiments;
       ++totals.by_status[std::string(ToString(e.status))];
     }
@@ -115,6 +117,18 @@ RunTotals ComputeTotals(const RunData& data) {
     totals.experiments_per_hour = totals.experiments * 3600.0 / totals.wall_seconds;
   }
   return totals;
+}
+
+std::string StatusTally(const RunTotals& totals) {
+  std::string tally;
+  for (const auto& [status, n] : totals.by_status) {
+    tally += fmt::format("{}{} {}", tally.empty() ? "" : ", ", n, status);
+  }
+  if (totals.duplicates > 0) {
+    tally += fmt::format("{}{} duplicate proposal{} skipped", tally.empty() ? "" : "; ",
+                         totals.duplicates, totals.duplicates == 1 ? "" : "s");
+  }
+  return tally;
 }
 
 bool Better(const RunRow& run, double a, double b) {

@@ -60,8 +60,9 @@ RunData LoadWorkspaceRun(const std::filesystem::path& workspace, const std::stri
 // --- Numbers derived from a run ---
 
 struct RunTotals {
-  int64_t experiments = 0;  // seq > 0, every status
-  std::map<std::string, int64_t> by_status;
+  int64_t experiments = 0;  // seq > 0 that ran: what --max-experiments counts
+  std::map<std::string, int64_t> by_status;  // of those
+  int64_t duplicates = 0;  // proposals of a config already measured: skipped, free
   double wall_seconds = 0;   // first experiment start to last experiment end
   double train_seconds = 0;  // sum over every measurement
   double eval_seconds = 0;
@@ -69,6 +70,8 @@ struct RunTotals {
   double experiments_per_hour = 0;
 };
 RunTotals ComputeTotals(const RunData& data);
+// "2 accepted, 18 rejected; 2 duplicate proposals skipped" ("" for none).
+std::string StatusTally(const RunTotals& totals);
 
 // One accepted experiment (seq > 0) and its improvement over the best it
 // replaced. `improvement` is positive when better for the run's goal.

@@ -178,10 +178,7 @@ std::string RenderReportHtml(const RunData& data) {
 
   // Totals.
   html << "<h2>Totals</h2>\n<table>";
-  std::string tally;
-  for (const auto& [status, n] : totals.by_status) {
-    tally += fmt::format("{}{} {}", tally.empty() ? "" : ", ", n, status);
-  }
+  const std::string tally = StatusTally(totals);
   auto row = [&](const std::string& k, const std::string& v) {
     html << "<tr><th>" << Esc(k) << "</th><td>" << Esc(v) << "</td></tr>";
   };

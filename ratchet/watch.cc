@@ -47,10 +47,7 @@ std::string RenderWatchFrame(const RunData& data, double now, bool controller_al
                      run.budget_kind == "time" ? " s" : "",
                      FormatDuration(std::max(0.0, end - run.started_at)));
   RunTotals totals = ComputeTotals(data);
-  std::string tally;
-  for (const auto& [status, n] : totals.by_status) {
-    tally += fmt::format("{}{} {}", tally.empty() ? "" : ", ", n, status);
-  }
+  const std::string tally = StatusTally(totals);
   out << fmt::format("experiments: {}{} · {:.1f}/h\n", totals.experiments,
                      tally.empty() ? "" : " (" + tally + ")", totals.experiments_per_hour);
 

@@ -59,6 +59,9 @@ TEST_F(CompareTest, ShowsRunsSideBySideWithDifferingParametersMarked) {
   EXPECT_TRUE(std::regex_search(text, std::regex("\\* model\\.depth +4 +8")));
   EXPECT_TRUE(std::regex_search(text, std::regex("\n  optim\\.lr +0\\.2 +0\\.2")));
   EXPECT_TRUE(std::regex_search(text, std::regex("best +2\\.6 \\(#8\\) +2\\.6 \\(#8\\)")));
+  // 10 proposals each, one a duplicate that never ran (what -n counts).
+  EXPECT_TRUE(std::regex_search(
+      text, std::regex("experiments +9 \\(2 accepted; 1 duplicates skipped\\) +9 \\(")));
   EXPECT_THAT(text, Not(HasSubstr("not comparable")));
 }
 

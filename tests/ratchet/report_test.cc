@@ -94,8 +94,11 @@ TEST_F(ReportTest, ShowsTotalsHardwareSpecAndBestConfigAgainstBaseline) {
   std::string html = RenderReportHtml(Load());
   EXPECT_THAT(html, HasSubstr("AMD EPYC 7B13"));
   EXPECT_THAT(html, HasSubstr("time, 300 s per training"));
-  // 10 experiments from 0 to 650 s: 55.4 per hour; 11 × 3 measurements × 40 s train…
-  EXPECT_THAT(html, HasSubstr("55.4 experiments per hour"));
+  // 10 proposals from 0 to 650 s, the duplicate not run: 9 experiments, 49.8
+  // per hour; 11 × 3 measurements × 40 s train…
+  EXPECT_THAT(html, HasSubstr("<td>9 ("));
+  EXPECT_THAT(html, HasSubstr("; 1 duplicate proposal skipped)</td>"));
+  EXPECT_THAT(html, HasSubstr("49.8 experiments per hour"));
   EXPECT_THAT(html, HasSubstr("&quot;config&quot;: &quot;config.json&quot;"));
   EXPECT_THAT(html, HasSubstr("Best config against the baseline"));
   // No git here: the baseline column is unknown, the best comes from params.
