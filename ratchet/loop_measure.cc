@@ -192,6 +192,14 @@ void Controller::Calibrate() {
   }
   double mean = Mean(samples);
   double sd = StandardDeviation(samples);
+  // Cost figures from the first measurement, as a candidate's.
+  for (const MeasurementRow& m : store_->ListMeasurements(baseline->id)) {
+    if (m.status != MeasurementStatus::kOk) continue;
+    baseline->train_seconds = m.train_seconds;
+    baseline->tokens = m.tokens;
+    baseline->peak_rss_kb = m.peak_rss_kb;
+    break;
+  }
   baseline->metric = mean;
   baseline->spread = sd;
   baseline->n_measurements = static_cast<int64_t>(samples.size());

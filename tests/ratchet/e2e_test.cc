@@ -75,6 +75,9 @@ TEST_F(E2E, RatchetConvergesTowardTheKnownOptimum) {
   ASSERT_TRUE(run.result.Succeeded()) << run.err;
   json log = Log();
   double baseline = log[0]["metric"];
+  // The baseline carries the cost of its first calibration run, as candidates do.
+  EXPECT_GT(log[0]["train_seconds"].get<double>(), 0.0);
+  EXPECT_GT(log[0]["peak_rss_kb"].get<int64_t>(), 0);
   CommandOutput best = RunProgram(
       RatchetArgs({"best", "--workspace", Workspace().string(), "--format", "json"}), temp_.path());
   double best_metric = json::parse(best.out)["metric"];
