@@ -7,6 +7,7 @@
 
 #include "ratchet/error.h"
 #include "trainer/ops.h"
+#include "trainer/ops_math.h"
 
 namespace ratchet::train {
 
@@ -233,7 +234,7 @@ void Model::InitParams(uint64_t seed) {
 }
 
 void Model::ZeroGrads() {
-  if (training_) std::memset(grads_.data(), 0, grads_.size() * sizeof(float));
+  if (training_) internal::ParallelZero(grads_.data(), grads_.size());
 }
 
 float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T, float* nll,
@@ -382,7 +383,7 @@ void Model::Backward(int B, int T) {
   float* G = grads_.data();
   OpTimes* tm = times_;
   auto slot = [tm](double OpTimes::*field) { return tm ? &(tm->*field) : nullptr; };
-  auto zero = [](float* p, size_t n) { std::memset(p, 0, n * sizeof(float)); };
+  auto zero = internal::ParallelZero;
   const size_t NC = static_cast<size_t>(N) * C;
 
   // Forward left dlogits = d(grad_scale * loss)/d(capped logits); undo the softcap.
