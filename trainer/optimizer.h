@@ -31,15 +31,20 @@ class Optimizer {
  public:
   Optimizer(const Config& config, const std::vector<TensorInfo>& layout);
 
-  // Clips grads (in place) and updates params. Returns the global gradient
-  // norm before clipping. REQUIRES: arenas laid out as `layout`.
-  float Step(float* params, float* grads, double lr_multiplier);
+  // Updates params with grads scaled to a global norm of at most grad_clip
+  // (the scale is applied on the fly: grads are left as they are, which saves
+  // a pass over them). Returns the global gradient norm before clipping.
+  // REQUIRES: arenas laid out as `layout`.
+  float Step(float* params, const float* grads, double lr_multiplier);
 
   int64_t steps() const { return t_; }
 
  private:
-  void AdamW(float* p, const float* g, float* m, float* v, size_t n, float lr, float wd);
-  void Muon(float* p, const float* g, float* buf, const TensorInfo& t, float lr, float wd);
+  // g is used as g * gscale (the clip).
+  void AdamW(float* p, const float* g, float gscale, float* m, float* v, size_t n, float lr,
+             float wd);
+  void Muon(float* p, const float* g, float gscale, float* buf, const TensorInfo& t, float lr,
+            float wd);
 
   Config config_;
   std::vector<TensorInfo> layout_;

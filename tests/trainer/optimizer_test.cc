@@ -1,7 +1,9 @@
 #include "trainer/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -95,16 +97,63 @@ TEST(OptimizerTest, AdamWMatchesAHandComputedUpdatePerGroup) {
   EXPECT_EQ(opt.steps(), 2);
 }
 
+// A clipped step moves the parameters as an unclipped step on the gradient
+// scaled to norm grad_clip (to float rounding: the scale is fused into the
+// update), for AdamW and Muon alike. Both normalise a single step's scale
+// away, so the clipped gradient follows an unclipped one (norm 0.5) and
+// meets it in the moments, where its scale shows.
 TEST(OptimizerTest, GradientIsClippedToTheGlobalNorm) {
-  Config c = testing::TinyConfig({{"grad_clip", 1.0}});
-  Model model(c, 2, 8, true);
-  Optimizer opt(c, model.tensors());
-  std::fill(model.grads(), model.grads() + model.num_params(), 0.5f);
-  const float norm = opt.Step(model.params(), model.grads(), 1.0);
-  EXPECT_NEAR(norm, 0.5 * std::sqrt(double(model.num_params())), 1e-2);
-  double clipped = 0;
-  for (size_t i = 0; i < model.num_params(); ++i) clipped += double(model.grads()[i]) * model.grads()[i];
-  EXPECT_NEAR(std::sqrt(clipped), 1.0, 1e-4);
+  for (const char* optimizer : {"adamw", "muon"}) {
+    const Config clip = testing::TinyConfig({{"grad_clip", 1.0}, {"optimizer", optimizer}});
+    const Config free = testing::TinyConfig({{"grad_clip", 0.0}, {"optimizer", optimizer}});
+    Model a(clip, 2, 8, true), b(free, 2, 8, true), c(free, 2, 8, true);
+    Optimizer opt_a(clip, a.tensors()), opt_b(free, b.tensors()), opt_c(free, c.tensors());
+    const size_t n = a.num_params();
+    std::vector<double> partial(kNormChunks);
+    std::vector<float> g1(n), g2(n);
+    for (size_t i = 0; i < n; ++i) {
+      g1[i] = std::cos(static_cast<float>(i));
+      g2[i] = std::sin(static_cast<float>(i));
+    }
+    const double norm1 = GlobalNorm(g1.data(), n, partial.data());
+    for (float& g : g1) g *= static_cast<float>(0.5 / norm1);
+    const double norm2 = GlobalNorm(g2.data(), n, partial.data());
+    ASSERT_GT(norm2, 2.0);
+    const float scale = static_cast<float>(1.0 / norm2);
+    for (Model* m : {&a, &b, &c}) m->InitParams(1);
+    for (auto [model, opt] : {std::pair{&a, &opt_a}, {&b, &opt_b}, {&c, &opt_c}}) {
+      std::copy(g1.begin(), g1.end(), model->grads());
+      opt->Step(model->params(), model->grads(), 1.0);
+      std::copy(g2.begin(), g2.end(), model->grads());
+      if (model == &b) {
+        for (size_t i = 0; i < n; ++i) b.grads()[i] *= scale;
+      }
+    }
+    EXPECT_NEAR(opt_a.Step(a.params(), a.grads(), 1.0), norm2, 1e-6 * norm2) << optimizer;
+    opt_b.Step(b.params(), b.grads(), 1.0);
+    opt_c.Step(c.params(), c.grads(), 1.0);
+    float to_scaled = 0, to_unclipped = 0;
+    for (size_t i = 0; i < n; ++i) {
+      to_scaled = std::max(to_scaled, std::fabs(a.params()[i] - b.params()[i]));
+      to_unclipped = std::max(to_unclipped, std::fabs(a.params()[i] - c.params()[i]));
+    }
+    EXPECT_LT(to_scaled, 1e-6f) << optimizer;
+    EXPECT_GT(to_unclipped, 1e-4f) << optimizer;
+  }
+}
+
+TEST(OptimizerTest, GlobalNormMatchesADoubleSumForAnyLength) {
+  for (size_t n : {size_t(1), size_t(7), size_t(8), size_t(1000), size_t(100003)}) {
+    std::vector<float> x(n);
+    double expected = 0;
+    for (size_t i = 0; i < n; ++i) {
+      x[i] = std::cos(0.37f * static_cast<float>(i)) * 3.0f;
+      expected += double(x[i]) * x[i];
+    }
+    std::vector<double> partial(kNormChunks);
+    EXPECT_NEAR(GlobalNorm(x.data(), n, partial.data()), std::sqrt(expected),
+                1e-12 * std::sqrt(expected)) << n;
+  }
 }
 
 TEST(OptimizerTest, MuonUpdateOfAHiddenMatrixHasNearlyEqualSingularValues) {
