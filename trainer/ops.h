@@ -42,10 +42,11 @@
 //
 // Threads and BLAS: matmul_* and newton_schulz call cblas_sgemm/ssyrk at top
 // level and let the BLAS thread them (do not call them from inside your own
-// omp parallel region). attention_* call cblas_sgemm from inside their omp
-// parallel loop over (b, head), which needs the OpenMP build of OpenBLAS
-// (Debian openblas-openmp: nested calls run single-threaded; the pthread
-// build would oversubscribe the cores). trainer/CMakeLists.txt links it.
+// omp parallel region); every other op is its own OpenMP loop (attention
+// over (b, head) with register-tiled products, attention_tiles.h). With the
+// OpenMP build of OpenBLAS both share one thread pool; the pthread build
+// keeps its own threads next to OpenMP's and oversubscribes the cores.
+// trainer/CMakeLists.txt links the OpenMP build.
 #pragma once
 
 #include <cstddef>
