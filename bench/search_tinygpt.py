@@ -25,6 +25,8 @@ the cache, so an interrupted bench resumes).
 import argparse, concurrent.futures, json, os, platform, shutil, statistics, subprocess, sys, tempfile
 import threading
 
+from search_efficiency import median_curve  # the toy bench, next to this file
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TRUE_SEED = 777777
@@ -145,11 +147,6 @@ def optuna_job(a, trainer, spec, baseline, seed):
         if n > 0:
             curve.append(best[1])
     return {"curve": curve, "measurements": a.experiments}
-
-
-def median_curve(curves):
-    n = min(len(c) for c in curves)
-    return [statistics.median(c[i] for c in curves) for i in range(n)]
 
 
 def main():
