@@ -97,10 +97,18 @@ def best_curve(rows, experiments):
     return curve[:experiments]
 
 
-def ratchet_job(a, spec, strategy, seed):
-    ws = os.path.join(a.work, "runs", f"{strategy}-{seed}")
+# Method name -> proposer settings beyond the kind, and the acceptance policy
+# ("strict": keep any better single measurement, as Optuna's best trial).
+VARIANTS = {"tpe-independent": {"kind": "tpe", "multivariate": False},
+            "tpe-strict": {"kind": "tpe", "policy": "strict"}}
+
+
+def ratchet_job(a, spec, method, seed):
+    ws = os.path.join(a.work, "runs", f"{method}-{seed}")
     spec = json.loads(json.dumps(spec))
-    spec["proposer"] = {"kind": strategy, "config": "train.json", "seed": seed, "plateau": 10}
+    spec["proposer"] = {"kind": method, "config": "train.json", "seed": seed, "plateau": 10}
+    spec["proposer"].update(VARIANTS.get(method, {}))
+    spec["acceptance"]["policy"] = spec["proposer"].pop("policy", spec["acceptance"]["policy"])
     spec_path = ws + ".json"
     json.dump(spec, open(spec_path, "w"), indent=1)
     shutil.rmtree(ws, ignore_errors=True)
@@ -200,7 +208,8 @@ def main():
         done = dict(pool.map(run, jobs))
 
     base_true = trainer.true_val_bpb(baseline)
-    names = {"optuna": "Optuna TPESampler"}
+    names = {"optuna": "Optuna TPESampler", "tpe-independent": "ratchet tpe, independent",
+             "tpe-strict": "ratchet tpe, strict acceptance"}
     ref = median_curve([done[("random", s)]["true"] for s in range(1, a.seeds + 1)])[-1] \
         if "random" in methods else None
     print(f"tinygpt {SHAPE}, {a.tokens} training tokens, 1 thread, val_bpb on 64 KiB; baseline "
