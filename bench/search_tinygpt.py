@@ -6,6 +6,10 @@ trainer and evaluator on the same space, from the same baseline.
 
     /usr/bin/python3 bench/search_tinygpt.py [--bin build/bin] [--seeds 10] [--experiments 50]
                                              [--tokens 150000] [--jobs 2] [--work DIR]
+                                             [--methods random,local,evolution,optuna,tpe]
+
+Besides the proposers' names, --methods takes the variants tpe-independent
+("multivariate": false) and tpe-strict (acceptance policy strict).
 
 The model shape is fixed and small (2 layers, n_embd 64, seq_len 64) and the
 space holds every knob that does not change its cost (optimizer and its
