@@ -221,10 +221,12 @@ std::string PrepareBlasCore(double timeout_seconds) {
       [](int write_fd) {
         void* lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
         using Corename = char* (*)();
-        auto corename = lib ? reinterpret_cast<Corename>(dlsym(lib, "openblas_get_corename")) : nullptr;
+        auto corename =
+            lib ? reinterpret_cast<Corename>(dlsym(lib, "openblas_get_corename")) : nullptr;
         if (corename == nullptr) return 1;
         const std::string name = corename();
-        return write(write_fd, name.data(), name.size()) == static_cast<ssize_t>(name.size()) ? 0 : 1;
+        return write(write_fd, name.data(), name.size()) == static_cast<ssize_t>(name.size()) ? 0
+                                                                                              : 1;
       },
       timeout_seconds);
   if (!probe.Succeeded() || probe.output.empty()) return "";

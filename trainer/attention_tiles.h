@@ -60,8 +60,8 @@ inline void StoreTileVector(float* c, Vec v, int valid) {
 // C[r][v·kLanes ..] for r < R, v < NV over k terms; `valid` columns of C
 // (from its first) are written.
 template <int R, int NV>
-inline void RowDotTile(float* c, int ldc, const float* a, int lda, const float* bt, int ldb,
-                       int k, float scale, int valid) {
+inline void RowDotTile(float* c, int ldc, const float* a, int lda, const float* bt, int ldb, int k,
+                       float scale, int valid) {
   Vec acc[R][NV] = {};
   for (int d = 0; d < k; d++) {
     Vec b[NV];

@@ -17,9 +17,9 @@ namespace ratchet::train {
 // which is already an AVX2 kernel or better.
 inline const char* BetterBlasCore(const char* detected, bool avx512, bool avx2_fma) {
   // OpenBLAS's x86-64 kernels older than AVX2: what it falls back to.
-  static const char* const kPreAvx2[] = {"Prescott",  "Core2",     "Penryn",     "Dunnington",
-                                         "Nehalem",   "Atom",      "Sandybridge", "Opteron",
-                                         "Barcelona", "Bobcat",    "Bulldozer",  "Piledriver",
+  static const char* const kPreAvx2[] = {"Prescott",    "Core2",     "Penryn",      "Dunnington",
+                                         "Nehalem",     "Atom",      "Sandybridge", "Opteron",
+                                         "Barcelona",   "Bobcat",    "Bulldozer",   "Piledriver",
                                          "Steamroller", "Excavator", "Unknown"};
   bool weak = false;
   for (const char* name : kPreAvx2) weak = weak || strcasecmp(detected, name) == 0;

@@ -26,15 +26,15 @@ namespace ratchet::train {
 
 namespace {
 
+using internal::GatherTile;
 using internal::kLanes;
 using internal::LoadN;
 using internal::LoadV;
+using internal::RowDotTile;
+using internal::ScatterTile;
 using internal::StoreN;
 using internal::StoreV;
 using internal::Vec;
-using internal::GatherTile;
-using internal::RowDotTile;
-using internal::ScatterTile;
 
 // RowDot tiles: 6 query rows × 4 vectors of keys.
 constexpr int kDotRows = 6;
@@ -173,10 +173,18 @@ float* ThreadBuffer(size_t n) {
 template <typename Body>
 void WithVectors(int vectors, const Body& body) {
   switch (vectors) {
-    case 1: body(std::integral_constant<int, 1>{}); break;
-    case 2: body(std::integral_constant<int, 2>{}); break;
-    case 3: body(std::integral_constant<int, 3>{}); break;
-    default: body(std::integral_constant<int, 4>{}); break;
+    case 1:
+      body(std::integral_constant<int, 1>{});
+      break;
+    case 2:
+      body(std::integral_constant<int, 2>{});
+      break;
+    case 3:
+      body(std::integral_constant<int, 3>{});
+      break;
+    default:
+      body(std::integral_constant<int, 4>{});
+      break;
   }
 }
 
@@ -228,8 +236,7 @@ void GatherCausal(float* c, int ldc, const float* w, const float* m, int hsp, in
         } else {
           for (int r = 0; r < rows; r++) {
             GatherTile<1, nv>(c0 + static_cast<size_t>(r) * ldc, ldc,
-                                    w0 + static_cast<size_t>(r) * T, T, m + col, hsp, i0 + r + 1,
-                                    valid);
+                              w0 + static_cast<size_t>(r) * T, T, m + col, hsp, i0 + r + 1, valid);
           }
         }
       }
@@ -310,7 +317,8 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
     const float* dout_bh = dout + static_cast<size_t>(b) * T * C + h * hs;
     // ds lives in the thread's buffer too: it stays in cache, where a
     // [B,NH,T,T] scratch array was written back to memory and read again.
-    float* ds_bh = ThreadBuffer(static_cast<size_t>(T) * T + static_cast<size_t>(hs) * Tp + 3 * rows);
+    float* ds_bh =
+        ThreadBuffer(static_cast<size_t>(T) * T + static_cast<size_t>(hs) * Tp + 3 * rows);
     float* vt = ds_bh + static_cast<size_t>(T) * T;
     float* qp = vt + static_cast<size_t>(hs) * Tp;
     float* kp = qp + rows;

@@ -407,8 +407,7 @@ TEST_F(SearchKindsTest, TpeExploitsHarderOnAPlateauAndSaysSoOnce) {
   }
   Configure("tpe", space);
   auto distance = [](const json& c) {
-    return std::hypot(c["x"].get<double>() - 7, c["y"].get<double>() - 3,
-                      c["z"].get<double>() - 5);
+    return std::hypot(c["x"].get<double>() - 7, c["y"].get<double>() - 3, c["z"].get<double>() - 5);
   };
   auto loss = [&](const json& c) { return distance(c) * distance(c); };
   const json start = {{"x", 1.0}, {"y", 1.0}, {"z", 1.0}};

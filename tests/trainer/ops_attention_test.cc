@@ -28,8 +28,8 @@ AttnRun RunAttention(bool fast, const AttnCase& k, const std::vector<float>& qkv
             std::vector<float>(BT * 3 * k.C, 0.5f)};
   (fast ? attention_forward : ref::attention_forward)(r.out.data(), r.att.data(), qkv.data(), k.B,
                                                       k.T, k.C, k.NH);
-  (fast ? attention_backward : ref::attention_backward)(
-      r.dqkv.data(), dout.data(), qkv.data(), r.att.data(), k.B, k.T, k.C, k.NH);
+  (fast ? attention_backward : ref::attention_backward)(r.dqkv.data(), dout.data(), qkv.data(),
+                                                        r.att.data(), k.B, k.T, k.C, k.NH);
   return r;
 }
 

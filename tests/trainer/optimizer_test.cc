@@ -1,12 +1,12 @@
 #include "trainer/optimizer.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "trainer/model.h"
 #include "trainer_test_util.h"
@@ -50,7 +50,8 @@ std::vector<double> SingularValues(const float* m, int rows, int cols) {
   std::vector<double> gram(cols * cols, 0.0);
   for (int i = 0; i < cols; ++i)
     for (int j = 0; j < cols; ++j)
-      for (int r = 0; r < rows; ++r) gram[i * cols + j] += double(m[r * cols + i]) * m[r * cols + j];
+      for (int r = 0; r < rows; ++r)
+        gram[i * cols + j] += double(m[r * cols + i]) * m[r * cols + j];
   auto ev = SymmetricEigenvalues(gram, cols);
   for (auto& e : ev) e = std::sqrt(std::max(0.0, e));
   std::sort(ev.begin(), ev.end());
@@ -152,7 +153,8 @@ TEST(OptimizerTest, GlobalNormMatchesADoubleSumForAnyLength) {
     }
     std::vector<double> partial(kNormChunks);
     EXPECT_NEAR(GlobalNorm(x.data(), n, partial.data()), std::sqrt(expected),
-                1e-12 * std::sqrt(expected)) << n;
+                1e-12 * std::sqrt(expected))
+        << n;
   }
 }
 
@@ -192,8 +194,8 @@ TEST(OptimizerTest, MuonUpdateOfAHiddenMatrixHasNearlyEqualSingularValues) {
 }
 
 TEST(OptimizerTest, MuonScalesWideMatricesBySqrtOfOutOverIn) {
-  Config c = testing::TinyConfig({{"optimizer", "muon"}, {"weight_decay", 0.0}, {"grad_clip", 0.0},
-                                  {"matrix_lr", 0.1}});
+  Config c = testing::TinyConfig(
+      {{"optimizer", "muon"}, {"weight_decay", 0.0}, {"grad_clip", 0.0}, {"matrix_lr", 0.1}});
   Model model(c, 2, 8, true);
   Optimizer opt(c, model.tensors());
   const TensorInfo& wfc = model.tensor("h0.mlp.wfc");  // [16, 32]: out/in = 2
