@@ -199,6 +199,28 @@ nlohmann::json ChoiceValue(const Param& p, size_t i) {
   return p.values[i];
 }
 
+// `value` of `p` as the estimators see it (choice index, log).
+double Coordinate(const Param& p, const nlohmann::json& value) {
+  if (p.type == Param::Type::kChoice || p.type == Param::Type::kBool) {
+    return static_cast<double>(ChoiceIndex(p, value));
+  }
+  double x = value.get<double>();
+  return p.log ? std::log(x) : x;
+}
+
+// A coordinate of `p` back to a legal value (rounded).
+nlohmann::json ValueAt(const Param& p, double x) {
+  if (p.type == Param::Type::kChoice || p.type == Param::Type::kBool) {
+    return ChoiceValue(p, static_cast<size_t>(x));
+  }
+  double v = p.log ? std::exp(x) : x;
+  if (p.type == Param::Type::kInt) {
+    return std::clamp(static_cast<int64_t>(std::llround(v)), static_cast<int64_t>(p.min),
+                      static_cast<int64_t>(p.max));
+  }
+  return std::clamp(RoundSignificant(v), p.min, p.max);
+}
+
 class TpeProposer : public SearchProposer {
  public:
   explicit TpeProposer(const Spec& spec)
@@ -294,29 +316,17 @@ class TpeProposer : public SearchProposer {
       return ChoiceValue(p, best);
     }
     Scale s = ScaleOf(p);
-    auto internal = [&](const nlohmann::json* v) {
-      double x = v->get<double>();
-      return s.log ? std::log(x) : x;
-    };
     std::vector<double> g, b;
-    for (const nlohmann::json* v : good) g.push_back(internal(v));
-    for (const nlohmann::json* v : bad) b.push_back(internal(v));
+    for (const nlohmann::json* v : good) g.push_back(Coordinate(p, *v));
+    for (const nlohmann::json* v : bad) b.push_back(Coordinate(p, *v));
     tpe::NumericEstimator l = tpe::FitNumeric(g, wg, s.low, s.high);
     tpe::NumericEstimator gx = tpe::FitNumeric(b, wb, s.low, s.high);
     l.width_weighted = gx.width_weighted = !normalized_;
-    auto external = [&](double x) -> nlohmann::json {
-      double v = s.log ? std::exp(x) : x;
-      if (p.type == Param::Type::kInt) {
-        return std::clamp(static_cast<int64_t>(std::llround(v)), static_cast<int64_t>(p.min),
-                          static_cast<int64_t>(p.max));
-      }
-      return std::clamp(RoundSignificant(v), p.min, p.max);
-    };
     nlohmann::json best;
     double best_score = -std::numeric_limits<double>::infinity();
     for (int i = 0; i < candidates; ++i) {
-      nlohmann::json v = external(l.Sample(rng));
-      double x = internal(&v);
+      nlohmann::json v = ValueAt(p, l.Sample(rng));
+      double x = Coordinate(p, v);
       double score = l.LogPdf(x) - gx.LogPdf(x);
       if (best.is_null() || score > best_score) best_score = score, best = v;
     }
@@ -341,30 +351,6 @@ class TpeProposer : public SearchProposer {
     return dims;
   }
 
-  // `value` of space_.params[j] as the estimator sees it (choice index, log).
-  double Coordinate(size_t j, const nlohmann::json& value) const {
-    const Param& p = space_.params[j];
-    if (p.type == Param::Type::kChoice || p.type == Param::Type::kBool) {
-      return static_cast<double>(ChoiceIndex(p, value));
-    }
-    double x = value.get<double>();
-    return p.log ? std::log(x) : x;
-  }
-
-  // A coordinate of space_.params[j] back to a legal value (rounded).
-  nlohmann::json Value(size_t j, double x) const {
-    const Param& p = space_.params[j];
-    if (p.type == Param::Type::kChoice || p.type == Param::Type::kBool) {
-      return ChoiceValue(p, static_cast<size_t>(x));
-    }
-    double v = p.log ? std::exp(x) : x;
-    if (p.type == Param::Type::kInt) {
-      return std::clamp(static_cast<int64_t>(std::llround(v)), static_cast<int64_t>(p.min),
-                        static_cast<int64_t>(p.max));
-    }
-    return std::clamp(RoundSignificant(v), p.min, p.max);
-  }
-
   std::vector<tpe::Point> Points(const std::vector<const Observation*>& group) const {
     std::vector<tpe::Point> out;
     for (const Observation* o : group) {
@@ -373,7 +359,7 @@ class TpeProposer : public SearchProposer {
         const Param& p = space_.params[j];
         if (!space_.IsActive(p, o->params)) continue;
         const nlohmann::json* v = GetPath(o->params, p.name);
-        if (v != nullptr && space_.Contains(p, *v)) point[j] = Coordinate(j, *v);
+        if (v != nullptr && space_.Contains(p, *v)) point[j] = Coordinate(p, *v);
       }
       out.push_back(point);
     }
@@ -408,8 +394,8 @@ class TpeProposer : public SearchProposer {
       for (const Param* p : space_.AssignmentOrder()) {
         if (!space_.IsActive(*p, next)) continue;
         const size_t j = index.at(p);
-        nlohmann::json v = Value(j, l.Sample(k, j, rng));
-        x[j] = Coordinate(j, v);  // scored as rounded, as it will run
+        nlohmann::json v = ValueAt(*p, l.Sample(k, j, rng));
+        x[j] = Coordinate(*p, v);  // scored as rounded, as it will run
         use[j] = true;
         SetPath(next, p->name, v);
       }
