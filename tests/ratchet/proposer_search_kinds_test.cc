@@ -42,6 +42,19 @@ SearchSpace MixedSpace() {
   return s;
 }
 
+// Floats named `names`, each on [min, max].
+SearchSpace FloatSpace(std::initializer_list<const char*> names, double min = 0, double max = 10) {
+  SearchSpace s;
+  for (const char* name : names) {
+    Param p;
+    p.name = name;
+    p.min = min;
+    p.max = max;
+    s.params.push_back(p);
+  }
+  return s;
+}
+
 const json kBaseConfig = json::parse(R"({"x": 1.5, "depth": 4, "batch": 64, "optimizer": "adamw",
   "optim": {"lr": 0.003, "momentum": 0.9}, "tied": false})");
 
@@ -138,12 +151,7 @@ TEST_F(SearchKindsTest, EvolutionAndTpeStayInsideTheSpaceAndRespectConditions) {
 // One float on [0, 10] with its optimum at 7: after 40 measured points TPE's
 // proposals gather near 7, where random ones spread over the range.
 TEST_F(SearchKindsTest, TpeProposesNearTheBestRegionOnceItHasData) {
-  SearchSpace space;
-  Param x;
-  x.name = "x";
-  x.min = 0;
-  x.max = 10;
-  space.params.push_back(x);
+  SearchSpace space = FloatSpace({"x"});
   Configure("tpe", space);
   auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
   std::vector<HistoryEntry> history = RandomHistory(space, json{{"x", 1.0}}, 40, loss);
@@ -160,14 +168,7 @@ TEST_F(SearchKindsTest, TpeProposesNearTheBestRegionOnceItHasData) {
 // independent TPE draws them separately and mixes them now and then (4 of 80
 // with these seeds).
 TEST_F(SearchKindsTest, MultivariateTpeKeepsValuesThatWorkTogether) {
-  SearchSpace space;
-  Param x;
-  x.name = "x";
-  x.min = 0;
-  x.max = 10;
-  Param y = x;
-  y.name = "y";
-  space.params = {x, y};
+  SearchSpace space = FloatSpace({"x", "y"});
   auto loss = [](const json& c) {
     double a = c["x"].get<double>(), b = c["y"].get<double>();
     return std::min(std::pow(a - 2, 2) + std::pow(b - 8, 2),
@@ -194,12 +195,7 @@ TEST_F(SearchKindsTest, MultivariateTpeKeepsValuesThatWorkTogether) {
 }
 
 TEST_F(SearchKindsTest, TpeSamplesUniformlyUntilStartupIsReached) {
-  SearchSpace space;
-  Param x;
-  x.name = "x";
-  x.min = 0;
-  x.max = 10;
-  space.params.push_back(x);
+  SearchSpace space = FloatSpace({"x"});
   Configure("tpe", space, {{"startup", 10}});
   auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
   std::vector<HistoryEntry> history = RandomHistory(space, json{{"x", 1.0}}, 5, loss);
@@ -213,12 +209,7 @@ TEST_F(SearchKindsTest, TpeSamplesUniformlyUntilStartupIsReached) {
 }
 
 TEST_F(SearchKindsTest, TpeLearnsFromEarlierRunsWhenWarmStarted) {
-  SearchSpace space;
-  Param x;
-  x.name = "x";
-  x.min = 0;
-  x.max = 10;
-  space.params.push_back(x);
+  SearchSpace space = FloatSpace({"x"});
   Configure("tpe", space);
   auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
   std::vector<HistoryEntry> prior = RandomHistory(space, json{{"x", 1.0}}, 40, loss);
@@ -348,19 +339,9 @@ TEST(PlateauTest, StepDoublesAfterEachPlateauAndTheFirstExperimentOfALevelSaysSo
   EXPECT_EQ(Plateau("local", history, 3, 0.1).level, 0);
 }
 
-}  // namespace
-}  // namespace ratchet
-
-namespace ratchet {
-namespace {
 
 TEST_F(SearchKindsTest, LocalWidensItsStepOnAPlateauAndSaysSoOnce) {
-  SearchSpace space;
-  Param x;
-  x.name = "x";
-  x.min = -100;
-  x.max = 100;
-  space.params.push_back(x);
+  SearchSpace space = FloatSpace({"x"}, -100, 100);
   Configure("local", space);
   spec_.proposer.plateau = 5;
   std::vector<HistoryEntry> history = {{0, "accepted", 1.0, json(), "baseline", ""}};
@@ -386,25 +367,13 @@ TEST_F(SearchKindsTest, LocalWidensItsStepOnAPlateauAndSaysSoOnce) {
   EXPECT_TRUE(ProposeFrom(json{{"x", 0.0}}, 12, history).notes.empty());
 }
 
-}  // namespace
-}  // namespace ratchet
-
-namespace ratchet {
-namespace {
 
 // On a plateau TPE draws four times the candidates and keeps the best by
 // l(x)/g(x): its proposals gather closer to the good region (optimum 7 of
 // [0, 10]) than the same history gives without a plateau. The note comes
 // once, on the experiment where the plateau starts.
 TEST_F(SearchKindsTest, TpeExploitsHarderOnAPlateauAndSaysSoOnce) {
-  SearchSpace space;
-  for (const char* name : {"x", "y", "z"}) {
-    Param p;
-    p.name = name;
-    p.min = 0;
-    p.max = 10;
-    space.params.push_back(p);
-  }
+  SearchSpace space = FloatSpace({"x", "y", "z"});
   Configure("tpe", space);
   auto distance = [](const json& c) {
     return std::hypot(c["x"].get<double>() - 7, c["y"].get<double>() - 3, c["z"].get<double>() - 5);
