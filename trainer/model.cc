@@ -121,7 +121,7 @@ struct Model::Buffers {
   float* dqkv = nullptr;      // [N,3C]
   float* dqkv2 = nullptr;     // [N,3C]
   float* dup = nullptr;       // [N,Hu]
-  float* dact = nullptr;      // [N,H]
+  float* dact = nullptr;      // [N,H], dup's memory unless swiglu: gelu/relu2 backward in place
   float* dlogits = nullptr;   // [N,V]
   float* dlogits_raw = nullptr;  // [N,V] (softcap only)
   // Sizes of one copy, for indexing.
@@ -157,6 +157,7 @@ Model::Model(const Config& config, int batch, int seq, bool training)
   const size_t k = b.copies;
   const size_t res_copies = training_ ? L + 1 : 2;
   const bool qkn = c.qk_norm;
+  const bool swiglu = c.activation == Activation::kSwiglu;
   const size_t half = c.head_size() / 2;
   // (pointer, floats) in arena order; offsets assigned after sizing.
   std::vector<std::pair<float**, size_t>> plan = {
@@ -190,7 +191,7 @@ Model::Model(const Config& config, int batch, int seq, bool training)
                              {&b.dqkv, b.nqkv},
                              {&b.dqkv2, b.nqkv},
                              {&b.dup, b.nup},
-                             {&b.dact, b.nact},
+                             {&b.dact, swiglu ? b.nact : 0},
                              {&b.dlogits, N * V},
                              {&b.dlogits_raw, c.logit_softcap > 0 ? N * V : 0}});
   }
@@ -202,6 +203,7 @@ Model::Model(const Config& config, int batch, int seq, bool training)
     *ptr = size ? b.arena.data() + at : nullptr;
     at += (size + 15) / 16 * 16;
   }
+  if (training_ && !swiglu) b.dact = b.dup;
   if (c.pos == PosKind::kRope) {
     rope_tables(b.rope_cos, b.rope_sin, seq, c.head_size(), static_cast<float>(c.rope_base));
   }
@@ -314,13 +316,14 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
       if (c.pos == PosKind::kRope) rope_forward(qkv, qkv, b.rope_cos, b.rope_sin, B, T, C, NH);
       attention_forward(atty, att, qkv, B, T, C, NH);
     }
-    {
-      ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_forward(mid, atty, wo, N, C, C);
-    }
+    // Residual branches: the stream is copied on, the product added to it.
     {
       ScopedTimer timer(slot(&OpTimes::residual));
-      residual_forward(mid, mid, x_in, b.nc);
+      internal::ParallelCopy(mid, x_in, b.nc);
+    }
+    {
+      ScopedTimer timer(slot(&OpTimes::matmul));
+      matmul_forward_add(mid, atty, wo, N, C, C);
     }
     norm(ln2, ln2_mean, ln2_rstd, mid, ln2_g, ln2_b);
     {
@@ -336,12 +339,12 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
       }
     }
     {
-      ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_forward(x_out, act, wproj, N, H, C);
+      ScopedTimer timer(slot(&OpTimes::residual));
+      internal::ParallelCopy(x_out, mid, b.nc);
     }
     {
-      ScopedTimer timer(slot(&OpTimes::residual));
-      residual_forward(x_out, x_out, mid, b.nc);
+      ScopedTimer timer(slot(&OpTimes::matmul));
+      matmul_forward_add(x_out, act, wproj, N, H, C);
     }
   }
   const float* x_final = b.res + (training_ ? L : L % 2) * b.nc;
@@ -407,7 +410,6 @@ void Model::Backward(int B, int T) {
   const size_t first_layer = c.pos == PosKind::kLearned ? 2 : 1;
   const size_t per_layer = ln ? 8 : 6;
   const TensorInfo* tf = &layout_[first_layer + L * per_layer];
-  zero(b.dln, NC);
   {
     ScopedTimer timer(slot(&OpTimes::matmul));
     if (c.tie_embeddings) {
@@ -443,7 +445,6 @@ void Model::Backward(int B, int T) {
     const float* act = b.act + l * b.nact;
 
     // MLP block: x_out = mid + act · wproj; dres holds d x_out.
-    zero(b.dact, static_cast<size_t>(N) * H);
     {
       ScopedTimer timer(slot(&OpTimes::matmul));
       matmul_backward(b.dact, G + o_wproj, b.dres, act, P + o_wproj, N, H, C);
@@ -458,7 +459,6 @@ void Model::Backward(int B, int T) {
         case Activation::kSwiglu: swiglu_backward(b.dup, b.dact, up, N, H); break;
       }
     }
-    zero(b.dln, NC);
     {
       ScopedTimer timer(slot(&OpTimes::matmul));
       matmul_backward(b.dln, G + o_wfc, b.dup, ln2, P + o_wfc, N, C, Hu);
@@ -468,7 +468,6 @@ void Model::Backward(int B, int T) {
                   b.ln2_mean + l * b.n, b.ln2_rstd + l * b.n);
 
     // Attention block: mid = x_in + atty · wo.
-    zero(b.datty, NC);
     {
       ScopedTimer timer(slot(&OpTimes::matmul));
       matmul_backward(b.datty, G + o_wo, b.dres, atty, P + o_wo, N, C, C);
@@ -490,7 +489,6 @@ void Model::Backward(int B, int T) {
         std::swap(dqkv, dspare);
       }
     }
-    zero(b.dln, NC);
     {
       ScopedTimer timer(slot(&OpTimes::matmul));
       matmul_backward(b.dln, G + o_wqkv, dqkv, ln1, P + o_wqkv, N, C, 3 * C);

@@ -4,6 +4,7 @@
 // Functions (namespace ratchet::train):
 //   encoder_forward / encoder_backward            x = wte[tok] (+ wpe[t])
 //   matmul_forward / matmul_backward              out = inp · w,  w [K,M]
+//   matmul_forward_add                            out += inp · w
 //   matmul_wt_forward / matmul_wt_backward        out = inp · wᵀ, w [M,K] (tied head)
 //   layernorm_forward / layernorm_backward        eps 1e-5, saves mean, rstd
 //   rmsnorm_forward / rmsnorm_backward            g nullable, eps given, saves rstd
@@ -67,13 +68,16 @@ void encoder_backward(float* dwte, float* dwpe, const float* dout, const int32_t
 // ---------------------------------------------------------------- matmul
 // out[N,M] = inp[N,K] · w[K,M]   (weights stored [in, out]).
 void matmul_forward(float* out, const float* inp, const float* w, int N, int K, int M);
-// dinp[N,K] += dout[N,M] · wᵀ (skipped when dinp is nullptr);
-// dw[K,M] += inpᵀ · dout.
+// out[N,M] += inp[N,K] · w[K,M]: a residual branch added in the product
+// itself, with no pass of its own over out.
+void matmul_forward_add(float* out, const float* inp, const float* w, int N, int K, int M);
+// dinp[N,K] = dout[N,M] · wᵀ (written; skipped when dinp is nullptr);
+// dw[K,M] += inpᵀ · dout (accumulated over micro-batches).
 void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
                      int N, int K, int M);
 // Tied output head: out[N,M] = inp[N,K] · wᵀ with w [M,K] (e.g. wte [V,C]).
 void matmul_wt_forward(float* out, const float* inp, const float* w, int N, int K, int M);
-// dinp[N,K] += dout[N,M] · w (skipped when nullptr); dw[M,K] += doutᵀ · inp.
+// dinp[N,K] = dout[N,M] · w (written; skipped when nullptr); dw[M,K] += doutᵀ · inp.
 void matmul_wt_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
                         int N, int K, int M);
 
@@ -98,7 +102,8 @@ void rmsnorm_backward(float* dinp, float* dg, const float* dout, const float* in
                       const float* rstd, int N, int C);
 
 // ---------------------------------------------------------------- activations
-// Elementwise over n values; backward: dinp = dout * f'(inp) (written).
+// Elementwise over n values; backward: dinp = dout * f'(inp) (written; dinp
+// may be dout itself).
 void gelu_forward(float* out, const float* inp, size_t n);
 void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n);
 void relu2_forward(float* out, const float* inp, size_t n);

@@ -156,15 +156,23 @@ inline void ParallelForLanes(size_t n, const Body& body) {
   }
 }
 
-// p[0, n) = 0 on every thread: one thread's memset does not fill the memory
-// bandwidth both cores have (the model zeroes ~50 MB per layer and step).
+// p[0, n) = 0 and dst[0, n) = src[0, n) on every thread: one thread's
+// memset or memcpy does not fill the memory bandwidth both cores have.
+constexpr size_t kParallelChunk = 16384;  // floats: 64 KiB
 inline void ParallelZero(float* p, size_t n) {
-  constexpr size_t kChunk = 16384;  // floats: 64 KiB
-  const size_t chunks = (n + kChunk - 1) / kChunk;
+  const size_t chunks = (n + kParallelChunk - 1) / kParallelChunk;
 #pragma omp parallel for schedule(static)
   for (size_t c = 0; c < chunks; c++) {
-    const size_t begin = c * kChunk;
-    std::memset(p + begin, 0, std::min(kChunk, n - begin) * sizeof(float));
+    const size_t begin = c * kParallelChunk;
+    std::memset(p + begin, 0, std::min(kParallelChunk, n - begin) * sizeof(float));
+  }
+}
+inline void ParallelCopy(float* dst, const float* src, size_t n) {
+  const size_t chunks = (n + kParallelChunk - 1) / kParallelChunk;
+#pragma omp parallel for schedule(static)
+  for (size_t c = 0; c < chunks; c++) {
+    const size_t begin = c * kParallelChunk;
+    std::memcpy(dst + begin, src + begin, std::min(kParallelChunk, n - begin) * sizeof(float));
   }
 }
 

@@ -67,7 +67,7 @@ void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp
       for (int k = 0; k < K; k++) {
         double s = 0;
         for (int m = 0; m < M; m++) s += double(dout[n * M + m]) * w[k * M + m];
-        dinp[n * K + k] += static_cast<float>(s);
+        dinp[n * K + k] = static_cast<float>(s);
       }
     }
   }
@@ -99,7 +99,7 @@ void matmul_wt_backward(float* dinp, float* dw, const float* dout, const float* 
       for (int k = 0; k < K; k++) {
         double s = 0;
         for (int m = 0; m < M; m++) s += double(dout[n * M + m]) * w[m * K + k];
-        dinp[n * K + k] += static_cast<float>(s);
+        dinp[n * K + k] = static_cast<float>(s);
       }
     }
   }

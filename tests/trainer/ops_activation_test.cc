@@ -42,6 +42,18 @@ TEST(ElementwiseActivation, FastMatchesNaiveOnOddSizes) {
   }
 }
 
+// The model runs gelu/relu2 backward in place: dinp is the dout buffer.
+TEST(ElementwiseActivation, BackwardInPlaceEqualsOutOfPlace) {
+  for (const Activation& a : kActivations) {
+    const size_t n = 1001;
+    const auto inp = RandomVector(n, 5, 3.0f);
+    std::vector<float> grad = RandomVector(n, 6), expected(n);
+    a.bwd(expected.data(), grad.data(), inp.data(), n);
+    a.bwd(grad.data(), grad.data(), inp.data(), n);
+    EXPECT_TRUE(BitwiseEqual(grad, expected)) << a.name;
+  }
+}
+
 TEST(ElementwiseActivation, BackwardMatchesFiniteDifferences) {
   for (const Activation& a : kActivations) {
     auto inp = RandomVector(9, 3, 2.0f);

@@ -25,8 +25,9 @@ using Backward = void (*)(float*, float*, const float*, const float*, const floa
 
 MatmulRun RunMatmul(Forward fwd, Backward bwd, const MatmulCase& k, const std::vector<float>& inp,
                     const std::vector<float>& w, const std::vector<float>& dout) {
-  // Gradients start non-zero to check that backward adds.
-  MatmulRun r{std::vector<float>(k.N * k.M), std::vector<float>(k.N * k.K, 0.5f),
+  // dinp starts at 123 to check that backward writes it, dw at -1 to check
+  // that it adds.
+  MatmulRun r{std::vector<float>(k.N * k.M), std::vector<float>(k.N * k.K, 123.0f),
               std::vector<float>(k.K * k.M, -1.0f)};
   fwd(r.out.data(), inp.data(), w.data(), k.N, k.K, k.M);
   bwd(r.dinp.data(), r.dw.data(), dout.data(), inp.data(), w.data(), k.N, k.K, k.M);
@@ -52,6 +53,18 @@ TEST_P(MatmulTest, FastMatchesNaiveForBothWeightLayouts) {
   EXPECT_TRUE(AllClose(fast_t.out, naive_t.out, 1e-5, 1e-4));
   EXPECT_TRUE(AllClose(fast_t.dinp, naive_t.dinp, 1e-5, 1e-4));
   EXPECT_TRUE(AllClose(fast_t.dw, naive_t.dw, 1e-5, 1e-4));
+}
+
+TEST_P(MatmulTest, ForwardAddAddsTheProductToWhatOutHeld) {
+  const MatmulCase k = GetParam();
+  const auto inp = RandomVector(k.N * k.K, 19);
+  const auto w = RandomVector(k.K * k.M, 20);
+  const auto residual = RandomVector(k.N * k.M, 21);
+  std::vector<float> out = residual, product(k.N * k.M);
+  matmul_forward_add(out.data(), inp.data(), w.data(), k.N, k.K, k.M);
+  ref::matmul_forward(product.data(), inp.data(), w.data(), k.N, k.K, k.M);
+  for (size_t i = 0; i < product.size(); i++) product[i] += residual[i];
+  EXPECT_TRUE(AllClose(out, product, 1e-5, 1e-4));
 }
 
 TEST_P(MatmulTest, BackwardWithoutInputGradientStillAccumulatesWeights) {
