@@ -89,7 +89,7 @@ double TrainFlopsPerToken(const Config& c) {
 // The activation arena. Per-layer buffers have L copies in training (the
 // backward needs them) and one copy in inference (reused layer after layer).
 struct Model::Buffers {
-  std::vector<float> arena;
+  HugePageFloats arena;
   std::vector<int32_t> tokens, targets;  // [N]
   // Forward, per layer ([copies][...]).
   float* res = nullptr;       // [L+1 or 2][N,C] residual stream entering layer l (res[L]: final)

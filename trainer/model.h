@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "trainer/config.h"
+#include "trainer/huge_pages.h"
 
 namespace ratchet::train {
 
@@ -115,8 +116,8 @@ class Model {
   int batch_, seq_;
   bool training_;
   std::vector<TensorInfo> layout_;
-  std::vector<float> params_;
-  std::vector<float> grads_;
+  HugePageFloats params_;
+  HugePageFloats grads_;
   std::unique_ptr<Buffers> buf_;
   OpTimes* times_ = nullptr;
 };

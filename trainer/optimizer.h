@@ -48,7 +48,7 @@ class Optimizer {
 
   Config config_;
   std::vector<TensorInfo> layout_;
-  std::vector<float> m_, v_;      // AdamW moments; m_ is Muon's momentum for its matrices
+  HugePageFloats m_, v_;      // AdamW moments; m_ is Muon's momentum for its matrices
   std::vector<float> ns_in_;      // nesterov input of the Newton-Schulz iteration
   std::vector<float> ns_out_;     // its output
   std::vector<float> ns_scratch_;
