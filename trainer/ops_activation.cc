@@ -26,6 +26,7 @@ void gelu_forward(float* out, const float* inp, size_t n) {
   // 0.5 x (1 + tanh(u)) = x * sigmoid(2u): the sigmoid form stays accurate
   // in the far negative tail, where 1 + tanh(u) cancels.
   internal::ParallelForLanes(n, [&](size_t i, int count) {
+    internal::PrefetchAhead(inp + i);
     const Vec x = LoadN(inp + i, count);
     Vec s, one_minus_s;
     SigmoidPair(2.0f * GeluArg(x), &s, &one_minus_s);
@@ -37,6 +38,8 @@ void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n) {
   // dinp [n], dout [n], inp [n]
   // d/dx [x s(2u)] = s + 2 x s (1 - s) u'.
   internal::ParallelForLanes(n, [&](size_t i, int count) {
+    internal::PrefetchAhead(inp + i);
+    internal::PrefetchAhead(dout + i);
     const Vec x = LoadN(inp + i, count);
     const Vec du = kGeluScale * (1.0f + 3.0f * kGeluCube * x * x);
     Vec s, one_minus_s;

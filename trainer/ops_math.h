@@ -156,6 +156,18 @@ inline void ParallelForLanes(size_t n, const Body& body) {
   }
 }
 
+// Streaming loops over arrays much larger than the caches ask for their
+// input kStreamAhead floats ahead: the hardware prefetchers alone keep too
+// few lines in flight per core and the loops wait on memory (GELU forward
+// over a wide4 step: 10.2 -> 8.3 ms). Prefetches past an array's end are
+// harmless (they never fault).
+constexpr size_t kStreamAhead = 512;  // floats: 2 KiB
+inline void PrefetchAhead(const float* p) { __builtin_prefetch(p + kStreamAhead); }
+// Every line of p[0, n) (a row a few iterations ahead).
+inline void PrefetchRow(const float* p, size_t n) {
+  for (size_t i = 0; i < n; i += kLanes) __builtin_prefetch(p + i);
+}
+
 // p[0, n) = 0 and dst[0, n) = src[0, n) on every thread: one thread's
 // memset or memcpy does not fill the memory bandwidth both cores have.
 constexpr size_t kParallelChunk = 16384;  // floats: 64 KiB

@@ -1,18 +1,49 @@
 // LayerNorm, RMSNorm and the per-head qk_norm. Rows are independent, so the
-// row loops run in parallel; the gain/bias gradients sum over rows, so they
-// run in a second loop where each thread owns a block of channels and walks
-// the rows in order (fixed summation order for any thread count).
+// row loops run in parallel, asking for the rows kRowsAhead ahead themselves.
+// The gain/bias gradients sum over rows: the row loop of the backward sums
+// them over fixed chunks of rows while x and dy are in cache, and a second
+// loop adds the chunks' sums in order (fixed summation order for any thread
+// count). Measured on a wide4 step: a second walk over all rows for them
+// cost as much as the row loop itself.
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <vector>
 
 #include "trainer/ops.h"
+#include "trainer/ops_math.h"
 
 namespace ratchet::train {
 
 namespace {
 
 constexpr int kChannelBlock = 16;  // one 64-byte line of floats
+constexpr int kRowChunk = 64;      // rows per partial sum of the gain/bias gradients
+constexpr int kRowsAhead = 2;
+
+// The calling thread's buffer of partial sums, grown the first time it
+// meets a larger shape (never inside a training run's steps).
+float* PartialSums(size_t n) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
+// dst[c] += Σ_k partial[k·stride + c] over chunks k in order, for c < C.
+void AddChunkSums(float* dst, const float* partial, int chunks, size_t stride, int C) {
+  const int nblocks = (C + kChannelBlock - 1) / kChannelBlock;
+#pragma omp parallel for schedule(static)
+  for (int blk = 0; blk < nblocks; blk++) {
+    const int c0 = blk * kChannelBlock, c1 = std::min(C, c0 + kChannelBlock);
+    float sum[kChannelBlock] = {};
+    for (int k = 0; k < chunks; k++) {
+      const float* row = partial + static_cast<size_t>(k) * stride;
+#pragma omp simd
+      for (int c = c0; c < c1; c++) sum[c - c0] += row[c];
+    }
+    for (int c = c0; c < c1; c++) dst[c] += sum[c - c0];
+  }
+}
 
 }  // namespace
 
@@ -23,6 +54,7 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
   for (int n = 0; n < N; n++) {
     const float* x = inp + static_cast<size_t>(n) * C;
     float* y = out + static_cast<size_t>(n) * C;
+    internal::PrefetchRow(x + kRowsAhead * C, C);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int c = 0; c < C; c++) sum += x[c];
@@ -41,46 +73,39 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 void layernorm_backward(float* dinp, float* dg, float* db, const float* dout, const float* inp,
                         const float* g, const float* mean, const float* rstd, int N, int C) {
   // dinp [N,C], dg [C], db [C], dout [N,C], inp [N,C], g [C], mean/rstd [N]
+  const int chunks = (N + kRowChunk - 1) / kRowChunk;
+  float* partial = PartialSums(static_cast<size_t>(chunks) * 2 * C);  // [chunk][dg | db]
 #pragma omp parallel for schedule(static)
-  for (int n = 0; n < N; n++) {
-    const float* x = inp + static_cast<size_t>(n) * C;
-    const float* dy = dout + static_cast<size_t>(n) * C;
-    float* dx = dinp + static_cast<size_t>(n) * C;
-    const float m = mean[n], r = rstd[n];
-    float sum_dn = 0.0f, sum_dn_xhat = 0.0f;
-#pragma omp simd reduction(+ : sum_dn, sum_dn_xhat)
-    for (int c = 0; c < C; c++) {
-      const float dn = dy[c] * g[c];
-      sum_dn += dn;
-      sum_dn_xhat += dn * (x[c] - m) * r;
-    }
-    const float mean_dn = sum_dn / C, mean_dn_xhat = sum_dn_xhat / C;
-#pragma omp simd
-    for (int c = 0; c < C; c++) {
-      const float xhat = (x[c] - m) * r;
-      dx[c] += r * (dy[c] * g[c] - mean_dn - xhat * mean_dn_xhat);
-    }
-  }
-  const int nblocks = (C + kChannelBlock - 1) / kChannelBlock;
-#pragma omp parallel for schedule(static)
-  for (int blk = 0; blk < nblocks; blk++) {
-    const int c0 = blk * kChannelBlock, c1 = std::min(C, c0 + kChannelBlock);
-    float sg[kChannelBlock] = {}, sb[kChannelBlock] = {};
-    for (int n = 0; n < N; n++) {
+  for (int k = 0; k < chunks; k++) {
+    float* sg = partial + static_cast<size_t>(k) * 2 * C;
+    float* sb = sg + C;
+    std::fill(sg, sg + 2 * C, 0.0f);
+    for (int n = k * kRowChunk; n < std::min(N, (k + 1) * kRowChunk); n++) {
       const float* x = inp + static_cast<size_t>(n) * C;
       const float* dy = dout + static_cast<size_t>(n) * C;
+      float* dx = dinp + static_cast<size_t>(n) * C;
+      internal::PrefetchRow(x + kRowsAhead * C, C);
+      internal::PrefetchRow(dy + kRowsAhead * C, C);
       const float m = mean[n], r = rstd[n];
+      float sum_dn = 0.0f, sum_dn_xhat = 0.0f;
+#pragma omp simd reduction(+ : sum_dn, sum_dn_xhat)
+      for (int c = 0; c < C; c++) {
+        const float dn = dy[c] * g[c];
+        sum_dn += dn;
+        sum_dn_xhat += dn * (x[c] - m) * r;
+      }
+      const float mean_dn = sum_dn / C, mean_dn_xhat = sum_dn_xhat / C;
 #pragma omp simd
-      for (int c = c0; c < c1; c++) {
-        sg[c - c0] += dy[c] * (x[c] - m) * r;
-        sb[c - c0] += dy[c];
+      for (int c = 0; c < C; c++) {
+        const float xhat = (x[c] - m) * r;
+        dx[c] += r * (dy[c] * g[c] - mean_dn - xhat * mean_dn_xhat);
+        sg[c] += dy[c] * xhat;
+        sb[c] += dy[c];
       }
     }
-    for (int c = c0; c < c1; c++) {
-      dg[c] += sg[c - c0];
-      db[c] += sb[c - c0];
-    }
   }
+  AddChunkSums(dg, partial, chunks, 2 * static_cast<size_t>(C), C);
+  AddChunkSums(db, partial + C, chunks, 2 * static_cast<size_t>(C), C);
 }
 
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g, int N, int C,
@@ -90,6 +115,7 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g, 
   for (int n = 0; n < N; n++) {
     const float* x = inp + static_cast<size_t>(n) * C;
     float* y = out + static_cast<size_t>(n) * C;
+    internal::PrefetchRow(x + kRowsAhead * C, C);
     float ss = 0.0f;
 #pragma omp simd reduction(+ : ss)
     for (int c = 0; c < C; c++) ss += x[c] * x[c];
@@ -108,42 +134,41 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g, 
 void rmsnorm_backward(float* dinp, float* dg, const float* dout, const float* inp, const float* g,
                       const float* rstd, int N, int C) {
   // dinp [N,C], dg [C] (if g), dout [N,C], inp [N,C], g [C] or null, rstd [N]
+  const bool gain = g != nullptr && dg != nullptr;
+  const int chunks = (N + kRowChunk - 1) / kRowChunk;
+  float* partial = gain ? PartialSums(static_cast<size_t>(chunks) * C) : nullptr;  // [chunk][dg]
 #pragma omp parallel for schedule(static)
-  for (int n = 0; n < N; n++) {
-    const float* x = inp + static_cast<size_t>(n) * C;
-    const float* dy = dout + static_cast<size_t>(n) * C;
-    float* dx = dinp + static_cast<size_t>(n) * C;
-    const float r = rstd[n];
-    float s = 0.0f;  // sum of (dy * g) * x
-    if (g) {
-#pragma omp simd reduction(+ : s)
-      for (int c = 0; c < C; c++) s += dy[c] * g[c] * x[c];
-      const float k = r * r * r * s / C;
-#pragma omp simd
-      for (int c = 0; c < C; c++) dx[c] += r * dy[c] * g[c] - x[c] * k;
-    } else {
-#pragma omp simd reduction(+ : s)
-      for (int c = 0; c < C; c++) s += dy[c] * x[c];
-      const float k = r * r * r * s / C;
-#pragma omp simd
-      for (int c = 0; c < C; c++) dx[c] += r * dy[c] - x[c] * k;
-    }
-  }
-  if (!g || !dg) return;
-  const int nblocks = (C + kChannelBlock - 1) / kChannelBlock;
-#pragma omp parallel for schedule(static)
-  for (int blk = 0; blk < nblocks; blk++) {
-    const int c0 = blk * kChannelBlock, c1 = std::min(C, c0 + kChannelBlock);
-    float sg[kChannelBlock] = {};
-    for (int n = 0; n < N; n++) {
+  for (int k = 0; k < chunks; k++) {
+    float* sg = gain ? partial + static_cast<size_t>(k) * C : nullptr;
+    if (gain) std::fill(sg, sg + C, 0.0f);
+    for (int n = k * kRowChunk; n < std::min(N, (k + 1) * kRowChunk); n++) {
       const float* x = inp + static_cast<size_t>(n) * C;
       const float* dy = dout + static_cast<size_t>(n) * C;
+      float* dx = dinp + static_cast<size_t>(n) * C;
+      internal::PrefetchRow(x + kRowsAhead * C, C);
+      internal::PrefetchRow(dy + kRowsAhead * C, C);
       const float r = rstd[n];
+      float s = 0.0f;  // sum of (dy * g) * x
+      if (g) {
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < C; c++) s += dy[c] * g[c] * x[c];
+        const float kx = r * r * r * s / C;
 #pragma omp simd
-      for (int c = c0; c < c1; c++) sg[c - c0] += dy[c] * x[c] * r;
+        for (int c = 0; c < C; c++) dx[c] += r * dy[c] * g[c] - x[c] * kx;
+        if (gain) {
+#pragma omp simd
+          for (int c = 0; c < C; c++) sg[c] += dy[c] * x[c] * r;
+        }
+      } else {
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < C; c++) s += dy[c] * x[c];
+        const float kx = r * r * r * s / C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) dx[c] += r * dy[c] - x[c] * kx;
+      }
     }
-    for (int c = c0; c < c1; c++) dg[c] += sg[c - c0];
   }
+  if (gain) AddChunkSums(dg, partial, chunks, static_cast<size_t>(C), C);
 }
 
 void qknorm_forward(float* out, float* rstd, const float* inp, int B, int T, int C, int NH) {

@@ -116,7 +116,9 @@ TEST_P(NormTest, NormsAreDeterministicAndThreadCountInvariant) {
 
 INSTANTIATE_TEST_SUITE_P(Sizes, NormTest,
                          ::testing::Values(NormCase{7, 12}, NormCase{1, 5}, NormCase{33, 37},
-                                           NormCase{64, 256}));
+                                           NormCase{64, 256},
+                                           // several row chunks of the gain sums, the last ragged
+                                           NormCase{200, 48}));
 
 TEST(NormGradient, LayerNormBackwardMatchesFiniteDifferences) {
   const int N = 3, C = 5;
