@@ -14,7 +14,6 @@
 //   qknorm_forward / qknorm_backward              per-head rmsnorm of q,k in packed qkv
 //   rope_tables, rope_forward / rope_backward     rotary positions on q,k in packed qkv
 //   attention_forward / attention_backward        causal multi-head attention
-//   residual_forward / residual_backward          out = a + b
 //   softcap_forward / softcap_backward            cap * tanh(x / cap)
 //   crossentropy_forward_backward                 fused softmax + CE (+ dlogits)
 //   crossentropy_nll                              per-position NLL only (inference)
@@ -149,11 +148,6 @@ void attention_forward(float* out, float* att, const float* qkv, int B, int T, i
 // dqkv[B,T,3C] = . (written, every element)
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, int B,
                         int T, int C, int NH);
-
-// ---------------------------------------------------------------- residual
-// out[n] = a + b (out may alias a or b); backward: da += dout, db += dout.
-void residual_forward(float* out, const float* a, const float* b, size_t n);
-void residual_backward(float* da, float* db, const float* dout, size_t n);
 
 // ---------------------------------------------------------------- softcap
 // out = cap * tanh(inp / cap) (out may alias inp).

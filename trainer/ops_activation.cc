@@ -1,5 +1,5 @@
-// Elementwise MLP activations (GELU tanh approximation, ReLU², SwiGLU) and the
-// residual add. exp goes through the vector code of ops_math.h.
+// Elementwise MLP activations (GELU tanh approximation, ReLU², SwiGLU). exp
+// goes through the vector code of ops_math.h.
 #include <algorithm>
 
 #include "trainer/ops.h"
@@ -102,21 +102,6 @@ void swiglu_backward(float* dinp, const float* dout, const float* inp, int N, in
       StoreN(dgate + h, d * u * s * (1.0f + g * one_minus_s), count);
       StoreN(dup + h, d * g * s, count);
     }
-  }
-}
-
-void residual_forward(float* out, const float* a, const float* b, size_t n) {
-  // out [n], a [n], b [n]
-#pragma omp parallel for simd schedule(static)
-  for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
-}
-
-void residual_backward(float* da, float* db, const float* dout, size_t n) {
-  // da [n], db [n], dout [n]
-#pragma omp parallel for simd schedule(static)
-  for (size_t i = 0; i < n; i++) {
-    da[i] += dout[i];
-    db[i] += dout[i];
   }
 }
 

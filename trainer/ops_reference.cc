@@ -439,17 +439,6 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
   }
 }
 
-void residual_forward(float* out, const float* a, const float* b, size_t n) {
-  for (size_t i = 0; i < n; i++) out[i] = static_cast<float>(double(a[i]) + b[i]);
-}
-
-void residual_backward(float* da, float* db, const float* dout, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    da[i] += dout[i];
-    db[i] += dout[i];
-  }
-}
-
 void softcap_forward(float* out, const float* inp, float cap, size_t n) {
   for (size_t i = 0; i < n; i++) {
     out[i] = static_cast<float>(cap * std::tanh(double(inp[i]) / cap));

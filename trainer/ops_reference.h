@@ -69,10 +69,6 @@ void attention_forward(float* out, float* att, const float* qkv, int B, int T, i
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, int B,
                         int T, int C, int NH);
 
-void residual_forward(float* out, const float* a, const float* b, size_t n);
-
-void residual_backward(float* da, float* db, const float* dout, size_t n);
-
 void softcap_forward(float* out, const float* inp, float cap, size_t n);
 
 void softcap_backward(float* dinp, const float* dout, const float* out, float cap, size_t n);
