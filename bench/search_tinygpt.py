@@ -104,7 +104,9 @@ def best_curve(rows, experiments):
 # Method name -> proposer settings beyond the kind, and the acceptance policy
 # ("strict": keep any better single measurement, as Optuna's best trial).
 VARIANTS = {"tpe-independent": {"kind": "tpe", "multivariate": False},
-            "tpe-strict": {"kind": "tpe", "policy": "strict"}}
+            "tpe-strict": {"kind": "tpe", "policy": "strict"},
+            "tpe-noplateau": {"kind": "tpe", "plateau": 1000},
+            "tpe-startup20": {"kind": "tpe", "startup": 20}}
 
 
 def ratchet_job(a, spec, method, seed):
