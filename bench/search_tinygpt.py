@@ -9,7 +9,8 @@ trainer and evaluator on the same space, from the same baseline.
                                              [--methods random,local,evolution,optuna,tpe]
 
 Besides the proposers' names, --methods takes the variants tpe-independent
-("multivariate": false) and tpe-strict (acceptance policy strict).
+("multivariate": false), tpe-strict (acceptance policy strict), tpe-noplateau
+(no plateau response) and tpe-startup20 (20 random configs before the model).
 
 The model shape is fixed and small (2 layers, n_embd 64, seq_len 64) and the
 space holds every knob that does not change its cost (optimizer and its
