@@ -206,7 +206,9 @@ def main():
         if not os.path.exists(path):
             r = (optuna_job(a, trainer, spec, baseline, seed) if method == "optuna"
                  else ratchet_job(a, spec, method, seed))
-            r["true"] = [trainer.true_val_bpb(c) for c in r.pop("curve")]
+            curve = r.pop("curve")
+            r["true"] = [trainer.true_val_bpb(c) for c in curve]
+            r["best"] = curve[-1]  # the config handed over, for a look at what each seed found
             json.dump(r, open(path, "w"))
             print(f"{method} seed {seed}: best true val_bpb {r['true'][-1]:.4f}", file=sys.stderr, flush=True)
         return job, json.load(open(path))
