@@ -27,10 +27,12 @@
 // - Forward functions overwrite their outputs. Backward functions ADD into
 //   their gradient outputs (the caller zeroes them first), except those whose
 //   gradient output is always a fresh buffer in the model, which WRITE it:
-//   crossentropy_forward_backward (dlogits), the activations' backward and
-//   attention_backward (dqkv). Zeroing those first cost a pass over N x 4C
-//   floats per layer.
-// - No allocation inside: callers pass every scratch buffer.
+//   crossentropy_forward_backward (dlogits), the activations' backward,
+//   attention_backward (dqkv) and the matmuls' input gradients (dinp).
+//   Zeroing those first cost a pass over N x 4C floats per layer.
+// - No allocation inside a training step: callers pass the large scratch
+//   buffers; attention and the norms' backward keep small per-thread ones,
+//   grown the first time a shape is met.
 // - Deterministic: the same inputs give bitwise the same outputs for any
 //   OpenMP thread count (every reduction runs in a fixed order per output
 //   element; no atomics), as long as the BLAS is itself deterministic for the
