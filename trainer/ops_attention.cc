@@ -3,8 +3,9 @@
 // Each (batch, head) pair is one independent task, run whole by one thread of
 // an omp parallel loop over the pairs. Its products are register-tiled
 // kernels (attention_tiles.h) on operands packed once per pair into a
-// per-thread buffer (kᵀ and vᵀ, and q, k, v, dout rows padded to whole
-// vectors), so they run at full vector width for any head size and skip what
+// per-thread buffer (kᵀ and vᵀ; q, k, v, dout rows only when the head size is
+// not a whole number of vectors, padded), so they run at full vector width
+// for any head size and skip what
 // causality makes zero: query rows [i0, i0 + R) only meet keys below
 // i0 + R, key rows [j0, j0 + R) only queries from j0 on. Measured in a wide4
 // step (hs 64, T 256, `ratchet-train --profile`): attention 101 -> 76 ms
@@ -161,6 +162,19 @@ void PackRows(float* xp, const float* x, int ldx, int T, int hs, int hsp) {
   }
 }
 
+// A head's rows as the Gather and Scatter tiles read them: in place (rows
+// ldx apart) when hs is a whole number of vectors, else packed into xp
+// with zero padding up to hsp.
+struct HeadRows {
+  const float* data;
+  int ld;
+};
+HeadRows RowsForTiles(float* xp, const float* x, int ldx, int T, int hs, int hsp) {
+  if (hs == hsp) return {x, ldx};
+  PackRows(xp, x, ldx, T, hs, hsp);
+  return {xp, hsp};
+}
+
 // A per-thread buffer of at least n floats, grown only the first time a
 // thread meets larger shapes (never inside a training run's steps).
 float* ThreadBuffer(size_t n) {
@@ -220,8 +234,10 @@ void RowDotCausal(float* c, const float* a, int lda, const float* bt, int Tp, in
 }
 
 // c[i][0, hs) = Σ_{j <= i} w[i][j] m[j][0, hs); w rows T apart, zero past
-// the diagonal for at least kAttentionZeros columns; m rows hsp apart.
-void GatherCausal(float* c, int ldc, const float* w, const float* m, int hsp, int hs, int T) {
+// the diagonal for at least kAttentionZeros columns; m rows ldm apart,
+// hsp = hs rounded up to whole vectors readable in each.
+void GatherCausal(float* c, int ldc, const float* w, const float* m, int ldm, int hsp, int hs,
+                  int T) {
   for (int v0 = 0; v0 * kLanes < hsp; v0 += kDotVectors) {
     const int vectors = std::min(kDotVectors, hsp / kLanes - v0);
     const int valid = hs - v0 * kLanes, col = v0 * kLanes;
@@ -232,11 +248,11 @@ void GatherCausal(float* c, int ldc, const float* w, const float* m, int hsp, in
         float* c0 = c + static_cast<size_t>(i0) * ldc + col;
         const float* w0 = w + static_cast<size_t>(i0) * T;
         if (rows == R) {
-          GatherTile<R, nv>(c0, ldc, w0, T, m + col, hsp, i0 + R, valid);
+          GatherTile<R, nv>(c0, ldc, w0, T, m + col, ldm, i0 + R, valid);
         } else {
           for (int r = 0; r < rows; r++) {
             GatherTile<1, nv>(c0 + static_cast<size_t>(r) * ldc, ldc,
-                              w0 + static_cast<size_t>(r) * T, T, m + col, hsp, i0 + r + 1, valid);
+                              w0 + static_cast<size_t>(r) * T, T, m + col, ldm, i0 + r + 1, valid);
           }
         }
       }
@@ -245,7 +261,8 @@ void GatherCausal(float* c, int ldc, const float* w, const float* m, int hsp, in
 }
 
 // c[j][0, hs) = Σ_{i >= j} w[i][j] m[i][0, hs); w as for GatherCausal.
-void ScatterCausal(float* c, int ldc, const float* w, const float* m, int hsp, int hs, int T) {
+void ScatterCausal(float* c, int ldc, const float* w, const float* m, int ldm, int hsp, int hs,
+                   int T) {
   for (int v0 = 0; v0 * kLanes < hsp; v0 += kDotVectors) {
     const int vectors = std::min(kDotVectors, hsp / kLanes - v0);
     const int valid = hs - v0 * kLanes, col = v0 * kLanes;
@@ -255,10 +272,10 @@ void ScatterCausal(float* c, int ldc, const float* w, const float* m, int hsp, i
         const int cols = std::min(R, T - j0);
         float* c0 = c + static_cast<size_t>(j0) * ldc + col;
         if (cols == R) {
-          ScatterTile<R, nv>(c0, ldc, w + j0, T, m + col, hsp, j0, T, valid);
+          ScatterTile<R, nv>(c0, ldc, w + j0, T, m + col, ldm, j0, T, valid);
         } else {
           for (int j = j0; j < j0 + cols; j++) {
-            ScatterTile<1, nv>(c + static_cast<size_t>(j) * ldc + col, ldc, w + j, T, m + col, hsp,
+            ScatterTile<1, nv>(c + static_cast<size_t>(j) * ldc + col, ldc, w + j, T, m + col, ldm,
                                j, T, valid);
           }
         }
@@ -287,12 +304,12 @@ void attention_forward(float* out, float* att, const float* qkv, int B, int T, i
     float* kt = ThreadBuffer(static_cast<size_t>(hs) * Tp + static_cast<size_t>(T) * hsp);
     float* vp = kt + static_cast<size_t>(hs) * Tp;
     PackTransposed(kt, k, C3, T, hs, Tp);
-    PackRows(vp, v, C3, T, hs, hsp);
+    const HeadRows vr = RowsForTiles(vp, v, C3, T, hs, hsp);
     RowDotCausal(att_bh, q, C3, kt, Tp, hs, T, scale);
     for (int t = 0; t < T; t++) {
       CausalSoftmaxRow(att_bh + static_cast<size_t>(t) * T, t, T);
     }
-    GatherCausal(out_bh, C, att_bh, vp, hsp, hs, T);
+    GatherCausal(out_bh, C, att_bh, vr.data, vr.ld, hsp, hs, T);
   }
 }
 
@@ -324,18 +341,18 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
     float* kp = qp + rows;
     float* doutp = kp + rows;
     PackTransposed(vt, v, C3, T, hs, Tp);
-    PackRows(qp, q, C3, T, hs, hsp);
-    PackRows(kp, k, C3, T, hs, hsp);
-    PackRows(doutp, dout_bh, C, T, hs, hsp);
+    const HeadRows qr = RowsForTiles(qp, q, C3, T, hs, hsp);
+    const HeadRows kr = RowsForTiles(kp, k, C3, T, hs, hsp);
+    const HeadRows doutr = RowsForTiles(doutp, dout_bh, C, T, hs, hsp);
     // dp = dout · vᵀ, then ds = p * (dp - sum(p * dp)) * scale in place.
     RowDotCausal(ds_bh, dout_bh, C, vt, Tp, hs, T, 1.0f);
     for (int t = 0; t < T; t++) {
       SoftmaxBackwardRow(ds_bh + static_cast<size_t>(t) * T, att_bh + static_cast<size_t>(t) * T, t,
                          std::min(T, t + kAttentionZeros), scale);
     }
-    ScatterCausal(dv, C3, att_bh, doutp, hsp, hs, T);  // dv = pᵀ · dout
-    GatherCausal(dq, C3, ds_bh, kp, hsp, hs, T);       // dq = ds · k
-    ScatterCausal(dk, C3, ds_bh, qp, hsp, hs, T);      // dk = dsᵀ · q
+    ScatterCausal(dv, C3, att_bh, doutr.data, doutr.ld, hsp, hs, T);  // dv = pᵀ · dout
+    GatherCausal(dq, C3, ds_bh, kr.data, kr.ld, hsp, hs, T);          // dq = ds · k
+    ScatterCausal(dk, C3, ds_bh, qr.data, qr.ld, hsp, hs, T);         // dk = dsᵀ · q
   }
 }
 
