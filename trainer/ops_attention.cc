@@ -5,9 +5,9 @@
 // kernels (attention_tiles.h) on operands packed once per pair into a
 // per-thread buffer (kᵀ and vᵀ; q, k, v, dout rows only when the head size is
 // not a whole number of vectors, padded), so they run at full vector width
-// for any head size and skip what
-// causality makes zero: query rows [i0, i0 + R) only meet keys below
-// i0 + R, key rows [j0, j0 + R) only queries from j0 on. Measured in a wide4
+// for any head size and skip what causality makes zero: query rows
+// [i0, i0 + R) only meet keys below i0 + R, key rows [j0, j0 + R) only
+// queries from j0 on. Measured in a wide4
 // step (hs 64, T 256, `ratchet-train --profile`): attention 101 -> 76 ms
 // (12.3% -> 10.0% of the step) against the same blocking on OpenBLAS's small
 // sgemms (SkylakeX kernels), whose per-call packing and dispatch dominated
@@ -35,6 +35,7 @@ using internal::RowDotTile;
 using internal::ScatterTile;
 using internal::StoreN;
 using internal::StoreV;
+using internal::ThreadBuffer;
 using internal::Vec;
 
 // RowDot tiles: 6 query rows × 4 vectors of keys.
@@ -173,14 +174,6 @@ HeadRows RowsForTiles(float* xp, const float* x, int ldx, int T, int hs, int hsp
   if (hs == hsp) return {x, ldx};
   PackRows(xp, x, ldx, T, hs, hsp);
   return {xp, hsp};
-}
-
-// A per-thread buffer of at least n floats, grown only the first time a
-// thread meets larger shapes (never inside a training run's steps).
-float* ThreadBuffer(size_t n) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < n) buffer.resize(n);
-  return buffer.data();
 }
 
 // Switches a runtime vector count 1..4 to the tile templates.

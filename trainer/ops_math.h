@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace ratchet::train::internal {
 
@@ -170,22 +171,30 @@ inline void PrefetchRow(const float* p, size_t n) {
 
 // p[0, n) = 0 and dst[0, n) = src[0, n) on every thread: one thread's
 // memset or memcpy does not fill the memory bandwidth both cores have.
-constexpr size_t kParallelChunk = 16384;  // floats: 64 KiB
-inline void ParallelZero(float* p, size_t n) {
-  const size_t chunks = (n + kParallelChunk - 1) / kParallelChunk;
+template <typename Body>
+inline void ParallelChunks(size_t n, const Body& body) {
+  constexpr size_t kChunk = 16384;  // floats: 64 KiB
+  const size_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static)
-  for (size_t c = 0; c < chunks; c++) {
-    const size_t begin = c * kParallelChunk;
-    std::memset(p + begin, 0, std::min(kParallelChunk, n - begin) * sizeof(float));
-  }
+  for (size_t c = 0; c < chunks; c++) body(c * kChunk, std::min(kChunk, n - c * kChunk));
+}
+inline void ParallelZero(float* p, size_t n) {
+  ParallelChunks(
+      n, [&](size_t begin, size_t count) { std::memset(p + begin, 0, count * sizeof(float)); });
 }
 inline void ParallelCopy(float* dst, const float* src, size_t n) {
-  const size_t chunks = (n + kParallelChunk - 1) / kParallelChunk;
-#pragma omp parallel for schedule(static)
-  for (size_t c = 0; c < chunks; c++) {
-    const size_t begin = c * kParallelChunk;
-    std::memcpy(dst + begin, src + begin, std::min(kParallelChunk, n - begin) * sizeof(float));
-  }
+  ParallelChunks(n, [&](size_t begin, size_t count) {
+    std::memcpy(dst + begin, src + begin, count * sizeof(float));
+  });
+}
+
+// The calling thread's scratch buffer of at least n floats, grown only the
+// first time the thread meets a larger shape (never inside a training run's
+// steps). Good until the thread's next call.
+inline float* ThreadBuffer(size_t n) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
 }
 
 }  // namespace ratchet::train::internal

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
-#include <vector>
 
 #include "trainer/ops.h"
 #include "trainer/ops_math.h"
@@ -20,14 +19,6 @@ namespace {
 constexpr int kChannelBlock = 16;  // one 64-byte line of floats
 constexpr int kRowChunk = 64;      // rows per partial sum of the gain/bias gradients
 constexpr int kRowsAhead = 2;
-
-// The calling thread's buffer of partial sums, grown the first time it
-// meets a larger shape (never inside a training run's steps).
-float* PartialSums(size_t n) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < n) buffer.resize(n);
-  return buffer.data();
-}
 
 // dst[c] += Σ_k partial[k·stride + c] over chunks k in order, for c < C.
 void AddChunkSums(float* dst, const float* partial, int chunks, size_t stride, int C) {
@@ -74,7 +65,7 @@ void layernorm_backward(float* dinp, float* dg, float* db, const float* dout, co
                         const float* g, const float* mean, const float* rstd, int N, int C) {
   // dinp [N,C], dg [C], db [C], dout [N,C], inp [N,C], g [C], mean/rstd [N]
   const int chunks = (N + kRowChunk - 1) / kRowChunk;
-  float* partial = PartialSums(static_cast<size_t>(chunks) * 2 * C);  // [chunk][dg | db]
+  float* partial = internal::ThreadBuffer(static_cast<size_t>(chunks) * 2 * C);  // [chunk][dg | db]
 #pragma omp parallel for schedule(static)
   for (int k = 0; k < chunks; k++) {
     float* sg = partial + static_cast<size_t>(k) * 2 * C;
@@ -136,7 +127,8 @@ void rmsnorm_backward(float* dinp, float* dg, const float* dout, const float* in
   // dinp [N,C], dg [C] (if g), dout [N,C], inp [N,C], g [C] or null, rstd [N]
   const bool gain = g != nullptr && dg != nullptr;
   const int chunks = (N + kRowChunk - 1) / kRowChunk;
-  float* partial = gain ? PartialSums(static_cast<size_t>(chunks) * C) : nullptr;  // [chunk][dg]
+  float* partial =
+      gain ? internal::ThreadBuffer(static_cast<size_t>(chunks) * C) : nullptr;  // [chunk][dg]
 #pragma omp parallel for schedule(static)
   for (int k = 0; k < chunks; k++) {
     float* sg = gain ? partial + static_cast<size_t>(k) * C : nullptr;

@@ -48,11 +48,11 @@ class Optimizer {
 
   Config config_;
   std::vector<TensorInfo> layout_;
-  HugePageFloats m_, v_;      // AdamW moments; m_ is Muon's momentum for its matrices
-  std::vector<float> ns_in_;      // nesterov input of the Newton-Schulz iteration
-  std::vector<float> ns_out_;     // its output
+  HugePageFloats m_, v_;       // AdamW moments; m_ is Muon's momentum for its matrices
+  std::vector<float> ns_in_;   // nesterov input of the Newton-Schulz iteration
+  std::vector<float> ns_out_;  // its output
   std::vector<float> ns_scratch_;
-  std::vector<double> partial_;   // per-chunk sums of squares (fixed order)
+  std::vector<double> partial_;  // per-chunk sums of squares (fixed order)
   int64_t t_ = 0;
 };
 
