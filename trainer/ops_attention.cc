@@ -176,6 +176,11 @@ HeadRows RowsForTiles(float* xp, const float* x, int ldx, int T, int hs, int hsp
   return {xp, hsp};
 }
 
+// Floats RowsForTiles needs at xp: none when it reads the rows in place.
+size_t PackedRowsSize(int T, int hs, int hsp) {
+  return hs == hsp ? 0 : static_cast<size_t>(T) * hsp;
+}
+
 // Switches a runtime vector count 1..4 to the tile templates.
 template <typename Body>
 void WithVectors(int vectors, const Body& body) {
@@ -294,7 +299,7 @@ void attention_forward(float* out, float* att, const float* qkv, int B, int T, i
     const float* v = q + 2 * C;
     float* att_bh = att + static_cast<size_t>(bh) * T * T;
     float* out_bh = out + static_cast<size_t>(b) * T * C + h * hs;
-    float* kt = ThreadBuffer(static_cast<size_t>(hs) * Tp + static_cast<size_t>(T) * hsp);
+    float* kt = ThreadBuffer(static_cast<size_t>(hs) * Tp + PackedRowsSize(T, hs, hsp));
     float* vp = kt + static_cast<size_t>(hs) * Tp;
     PackTransposed(kt, k, C3, T, hs, Tp);
     const HeadRows vr = RowsForTiles(vp, v, C3, T, hs, hsp);
@@ -312,7 +317,7 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
   assert(C % NH == 0);
   const int hs = C / NH, C3 = 3 * C, Tp = RoundUpToLanes(T), hsp = RoundUpToLanes(hs);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
-  const size_t rows = static_cast<size_t>(T) * hsp;
+  const size_t rows = PackedRowsSize(T, hs, hsp);
 #pragma omp parallel for schedule(static)
   for (int bh = 0; bh < B * NH; bh++) {
     const int b = bh / NH, h = bh % NH;
