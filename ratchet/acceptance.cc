@@ -95,15 +95,18 @@ double StudentTUpperQuantile(double p, double dof) {
   return 0.5 * (lo + hi);
 }
 
-Noise PooledNoise(const std::vector<std::vector<double>>& groups) {
+Noise PooledNoise(const std::vector<std::vector<double>>& groups,
+                  const std::vector<double>& extra) {
   double squares = 0.0;
   int dof = 0;
-  for (const auto& group : groups) {
-    if (group.size() < 2) continue;
+  auto pool = [&](const std::vector<double>& group) {
+    if (group.size() < 2) return;
     double mean = Mean(group);
     for (double v : group) squares += (v - mean) * (v - mean);
     dof += static_cast<int>(group.size()) - 1;
-  }
+  };
+  for (const auto& group : groups) pool(group);
+  pool(extra);
   Noise noise;
   noise.dof = dof;
   noise.sd = dof > 0 ? std::sqrt(squares / dof) : 0.0;

@@ -53,7 +53,10 @@ struct Noise {
   double sd = 0.0;
   int dof = 0;
 };
-Noise PooledNoise(const std::vector<std::vector<double>>& groups);
+// `extra`, when given, pools as one more group (a candidate's fresh
+// measurements while they come in), without copying `groups`.
+Noise PooledNoise(const std::vector<std::vector<double>>& groups,
+                  const std::vector<double>& extra = {});
 
 // Signed improvement of `candidate` over `best`: positive is better.
 double Improvement(Goal goal, double best, double candidate);

@@ -146,9 +146,8 @@ bool Controller::RunExperiment(int64_t seq) {
     }
     fresh.push_back(*again.row.metric);
     all.push_back(*again.row.metric);
-    std::vector<std::vector<double>> groups = noise_groups_;
-    groups.push_back(fresh);
-    verdict = DecideFresh(rule, best_samples, gate, fresh, PooledNoise(groups), repeats);
+    verdict = DecideFresh(rule, best_samples, gate, fresh, PooledNoise(noise_groups_, fresh),
+                          repeats);
   }
   if (fresh.size() >= 2) noise_groups_.push_back(fresh);
   // The recorded metric is the unbiased one where there is one.

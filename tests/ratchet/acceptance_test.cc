@@ -33,6 +33,14 @@ TEST(PooledNoise, PoolsSquaredDeviationsOverGroupDegreesOfFreedom) {
   EXPECT_NEAR(noise.sd, std::sqrt(10.0 / 3.0), 1e-12);
 }
 
+TEST(PooledNoise, PoolsTheExtraGroupAsOneMore) {
+  Noise apart = PooledNoise({{1, 3}}, {8, 10, 12});
+  Noise together = PooledNoise({{1, 3}, {8, 10, 12}});
+  EXPECT_EQ(apart.dof, together.dof);
+  EXPECT_EQ(apart.sd, together.sd);
+  EXPECT_EQ(PooledNoise({{1, 3}}, {5}).dof, 1);  // a single extra value adds nothing
+}
+
 TEST(PooledNoise, IsZeroWithoutRepeats) {
   Noise noise = PooledNoise({{1}, {2}});
   EXPECT_EQ(noise.dof, 0);
@@ -233,9 +241,7 @@ TEST(ConfirmPolicy, RarelyAcceptsPureNoiseAndCostsLittle) {
     std::vector<double> fresh;
     while (verdict.kind == Kind::kMeasureMore) {
       fresh.push_back(draw());
-      std::vector<std::vector<double>> with_fresh = groups;
-      with_fresh.push_back(fresh);
-      verdict = DecideFresh(confirm, best, gate, fresh, PooledNoise(with_fresh), kRepeats);
+      verdict = DecideFresh(confirm, best, gate, fresh, PooledNoise(groups, fresh), kRepeats);
     }
     fresh_measurements += static_cast<int>(fresh.size());
     if (fresh.size() >= 2) groups.push_back(fresh);
