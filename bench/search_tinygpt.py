@@ -10,7 +10,8 @@ trainer and evaluator on the same space, from the same baseline.
 
 Besides the proposers' names, --methods takes the variants tpe-independent
 ("multivariate": false), tpe-strict (acceptance policy strict), tpe-noplateau
-(no plateau response) and tpe-startup20 (20 random configs before the model).
+(no plateau response), tpe-startup20 (20 random configs before the model) and
+tpe-cand96 and tpe-cand8 (96 or 8 candidates per proposal instead of 24).
 
 The model shape is fixed and small (2 layers, n_embd 64, seq_len 64) and the
 space holds every knob that does not change its cost (optimizer and its
@@ -107,7 +108,9 @@ def best_curve(rows, experiments):
 VARIANTS = {"tpe-independent": {"kind": "tpe", "multivariate": False},
             "tpe-strict": {"kind": "tpe", "policy": "strict"},
             "tpe-noplateau": {"kind": "tpe", "plateau": 1000},
-            "tpe-startup20": {"kind": "tpe", "startup": 20}}
+            "tpe-startup20": {"kind": "tpe", "startup": 20},
+            "tpe-cand96": {"kind": "tpe", "candidates": 96},
+            "tpe-cand8": {"kind": "tpe", "candidates": 8}}
 
 
 def ratchet_job(a, spec, method, seed):
