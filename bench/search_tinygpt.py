@@ -10,7 +10,7 @@ trainer and evaluator on the same space, from the same baseline.
 
 Besides the proposers' names, --methods takes the variants tpe-independent
 ("multivariate": false), tpe-strict (acceptance policy strict), tpe-noplateau
-(no plateau response), tpe-startup20 (20 random configs before the model) and
+(no plateau response), tpe-startup20 (20 random configs before the model),
 tpe-cand96 and tpe-cand8 (96 or 8 candidates per proposal instead of 24).
 
 The model shape is fixed and small (2 layers, n_embd 64, seq_len 64) and the
