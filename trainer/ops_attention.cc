@@ -130,16 +130,13 @@ inline void SoftmaxBackwardRow(float* ds, const float* p, int t, int block_end, 
 // far apart for the hardware's stride prefetcher: the packing loops ask for
 // the rows kAhead ahead themselves.
 constexpr int kAhead = 8;
-inline void PrefetchSlice(const float* row, int hs) {
-  for (int d = 0; d < hs; d += kLanes) __builtin_prefetch(row + d);
-}
 
 // bt[d][j] = x[j][d] for j < T, zeros for T <= j < Tp (x rows ldx apart), by
 // kLanes × kLanes blocks transposed in registers.
 void PackTransposed(float* bt, const float* x, int ldx, int T, int hs, int Tp) {
   for (int j0 = 0; j0 < Tp; j0 += kLanes) {
     for (int j = j0 + kLanes; j < std::min(T, j0 + 2 * kLanes); j++) {
-      PrefetchSlice(x + static_cast<size_t>(j) * ldx, hs);
+      internal::PrefetchRow(x + static_cast<size_t>(j) * ldx, hs);
     }
     for (int d0 = 0; d0 < hs; d0 += kLanes) {
       const int cols = std::min(kLanes, hs - d0);
@@ -156,7 +153,7 @@ void PackTransposed(float* bt, const float* x, int ldx, int T, int hs, int Tp) {
 // xp[j][0, hsp) = x[j][0, hs) then zeros; hsp = hs rounded up to kLanes.
 void PackRows(float* xp, const float* x, int ldx, int T, int hs, int hsp) {
   for (int j = 0; j < T; j++) {
-    if (j + kAhead < T) PrefetchSlice(x + static_cast<size_t>(j + kAhead) * ldx, hs);
+    if (j + kAhead < T) internal::PrefetchRow(x + static_cast<size_t>(j + kAhead) * ldx, hs);
     const float* from = x + static_cast<size_t>(j) * ldx;
     float* to = xp + static_cast<size_t>(j) * hsp;
     for (int d = 0; d < hsp; d += kLanes) StoreV(to + d, LoadN(from + d, std::min(kLanes, hs - d)));

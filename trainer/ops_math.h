@@ -169,8 +169,9 @@ inline void PrefetchRow(const float* p, size_t n) {
   for (size_t i = 0; i < n; i += kLanes) __builtin_prefetch(p + i);
 }
 
-// p[0, n) = 0 and dst[0, n) = src[0, n) on every thread: one thread's
-// memset or memcpy does not fill the memory bandwidth both cores have.
+// body(begin, count) over 64 KiB chunks of [0, n) on every thread, for
+// ParallelZero (p[0, n) = 0) and ParallelCopy (dst[0, n) = src[0, n)): one
+// thread's memset or memcpy does not fill the memory bandwidth both cores have.
 template <typename Body>
 inline void ParallelChunks(size_t n, const Body& body) {
   constexpr size_t kChunk = 16384;  // floats: 64 KiB
