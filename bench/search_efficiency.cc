@@ -7,6 +7,7 @@
 //   ratchet-bench-search search --strategy tpe --seeds 10 --experiments 50
 //   ratchet-bench-search search --strategy tpe --option multivariate=false
 //   ratchet-bench-search aa --policy confirm --seeds 20 --experiments 100
+//   ratchet-bench-search aa --policy confirm --extend-above 0   (one confirm round)
 //   ratchet-bench-search objective PARAMS.json     (checked against ratchet-toy)
 //
 // bench/search_efficiency.py runs this, Optuna's TPE on the same objective,
@@ -85,6 +86,7 @@ struct Options {
   double noise = 0.3;
   int calibration = 3, repeats = 2;
   int plateau = 10;  // spec.proposer.plateau; 0 turns the plateau response off
+  double extend_above = AcceptanceRule{}.extend_above;  // 0: one confirm round only
   json proposer_options = json::object();  // --option KEY=JSON, e.g. multivariate=false
 };
 
@@ -111,6 +113,7 @@ RunResult Simulate(const Options& o, int seed, const SearchSpace& space, const f
 
   AcceptanceRule rule;
   rule.policy = o.policy == "strict" ? Policy::kStrict : Policy::kConfirm;
+  rule.extend_above = o.extend_above;
   std::mt19937_64 noise_rng(0x5eed0000ULL + static_cast<uint64_t>(seed));
   std::normal_distribution<double> normal(0.0, o.noise);
   RunResult r;
@@ -200,7 +203,7 @@ int Main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: ratchet-bench-search search|aa|objective [--strategy S] [--policy P] "
                  "[--seeds N] [--first-seed N] [--experiments N] [--noise SD] [--plateau N] "
-                 "[--option KEY=JSON]...\n";
+                 "[--extend-above F] [--option KEY=JSON]...\n";
     return 2;
   }
   o.mode = argv[1];
@@ -225,6 +228,8 @@ int Main(int argc, char** argv) {
       o.plateau = std::stoi(v);
     else if (k == "--noise")
       o.noise = std::stod(v);
+    else if (k == "--extend-above")
+      o.extend_above = std::stod(v);
     else if (k == "--option" && v.find('=') != std::string::npos)
       o.proposer_options[v.substr(0, v.find('='))] = json::parse(v.substr(v.find('=') + 1));
     else {

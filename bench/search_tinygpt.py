@@ -11,7 +11,9 @@ trainer and evaluator on the same space, from the same baseline.
 Besides the proposers' names, --methods takes the variants tpe-independent
 ("multivariate": false), tpe-strict (acceptance policy strict), tpe-noplateau
 (no plateau response), tpe-startup20 (20 random configs before the model),
-tpe-cand96 and tpe-cand8 (96 or 8 candidates per proposal instead of 24).
+tpe-cand96 and tpe-cand8 (96 or 8 candidates per proposal instead of 24),
+tpe-oneround (acceptance extend_above 0: one confirm round, as before
+2026-11-30 12:30; runs of `tpe` made before then are that).
 
 The model shape is fixed and small (2 layers, n_embd 64, seq_len 64) and the
 space holds every knob that does not change its cost (optimizer and its
@@ -104,13 +106,15 @@ def best_curve(rows, experiments):
 
 
 # Method name -> proposer settings beyond the kind, and the acceptance policy
-# ("strict": keep any better single measurement, as Optuna's best trial).
+# ("strict": keep any better single measurement, as Optuna's best trial) and
+# extend_above.
 VARIANTS = {"tpe-independent": {"kind": "tpe", "multivariate": False},
             "tpe-strict": {"kind": "tpe", "policy": "strict"},
             "tpe-noplateau": {"kind": "tpe", "plateau": 1000},
             "tpe-startup20": {"kind": "tpe", "startup": 20},
             "tpe-cand96": {"kind": "tpe", "candidates": 96},
-            "tpe-cand8": {"kind": "tpe", "candidates": 8}}
+            "tpe-cand8": {"kind": "tpe", "candidates": 8},
+            "tpe-oneround": {"kind": "tpe", "extend_above": 0}}
 
 
 def ratchet_job(a, spec, method, seed):
@@ -119,6 +123,8 @@ def ratchet_job(a, spec, method, seed):
     spec["proposer"] = {"kind": method, "config": "train.json", "seed": seed, "plateau": 10}
     spec["proposer"].update(VARIANTS.get(method, {}))
     spec["acceptance"]["policy"] = spec["proposer"].pop("policy", spec["acceptance"]["policy"])
+    if "extend_above" in spec["proposer"]:
+        spec["acceptance"]["extend_above"] = spec["proposer"].pop("extend_above")
     spec_path = ws + ".json"
     json.dump(spec, open(spec_path, "w"), indent=1)
     shutil.rmtree(ws, ignore_errors=True)

@@ -247,6 +247,13 @@ Verdict DecideConfirm(const AcceptanceRule& rule, const std::vector<double>& bes
                      Format(*rule.max_improvement) + "; re-measuring before believing it";
     return verdict;
   }
+  if (!significant && large_enough && noise.dof > 0 && rule.extend_above > 0 &&
+      t > rule.extend_above * t_crit && rounds_taken < 2) {
+    verdict.kind = Verdict::Kind::kMeasureMore;
+    verdict.reason = "inconclusive: t=" + Format(t) + " <= " + Format(t_crit) + " but above " +
+                     Format(rule.extend_above) + " of it; one more round of fresh measurements";
+    return verdict;
+  }
   if (significant && large_enough) {
     verdict.kind = Verdict::Kind::kAccept;
     verdict.reason = "confirmed: " + Format(improvement) + " better on " +

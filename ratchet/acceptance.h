@@ -21,7 +21,12 @@
 // the noise pooled from every group of repeats seen in the run (the
 // calibration repeats of the baseline at first) plus the fresh ones, and by
 // at least min_delta. An improvement beyond max_improvement takes one more
-// round of `repeats` before it is believed.
+// round of `repeats` before it is believed, and so does an inconclusive one:
+// t short of the critical t but above extend_above of it. A real improvement
+// of two or three noise sds often lands there after one round (the test sees
+// only `repeats` fresh measurements); the second round, tested on all fresh
+// ones, accepts most of them, while a no-change candidate rarely gets that far
+// (measured on the A/A and search benches, bench/RESULTS.md).
 // Every decision carries the numbers it was made on, so `ratchet show N`
 // can explain it.
 #pragma once
@@ -44,6 +49,9 @@ struct AcceptanceRule {
   double alpha = 0.01;  // one-sided false-accept rate of the confirm test
   // An improvement larger than this is re-measured before it is believed.
   std::optional<double> max_improvement;
+  // confirm: a first round whose t falls short of the critical t but above
+  // this fraction of it takes a second round (0: never).
+  double extend_above = 0.5;
 };
 
 // The noise of the metric, pooled over groups of repeated measurements of
@@ -93,8 +101,8 @@ Verdict DecideFresh(const AcceptanceRule& rule, const std::vector<double>& best,
 
 // confirm only: the t-test on the fresh re-measurements of a candidate.
 // `noise` is pooled over the run. `rounds_taken` is how many re-measurement
-// rounds were already taken; a suspiciously large improvement asks for one
-// more round (kMeasureMore) while rounds_taken < 2.
+// rounds were already taken; a suspiciously large or an inconclusive
+// improvement asks for one more round (kMeasureMore) while rounds_taken < 2.
 Verdict DecideConfirm(const AcceptanceRule& rule, const std::vector<double>& best,
                       const std::vector<double>& fresh, const Noise& noise, int rounds_taken);
 

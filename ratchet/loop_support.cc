@@ -72,6 +72,7 @@ AcceptanceRule RuleOf(const Spec& spec) {
   rule.min_delta = spec.acceptance.min_delta;
   rule.max_improvement = spec.acceptance.max_improvement;
   rule.alpha = spec.acceptance.alpha;
+  rule.extend_above = spec.acceptance.extend_above;
   switch (spec.acceptance.policy) {
     case AcceptanceSpec::Policy::kStrict: rule.policy = Policy::kStrict; break;
     case AcceptanceSpec::Policy::kThreshold: rule.policy = Policy::kThreshold; break;

@@ -429,7 +429,8 @@ MetricSpec ParseMetric(const Checker& c, const OJson& json) {
 
 AcceptanceSpec ParseAcceptance(const Checker& c, const OJson& json) {
   Object o(c, json, "acceptance",
-           {"policy", "calibration", "repeats", "min_delta", "max_improvement", "alpha"});
+           {"policy", "calibration", "repeats", "min_delta", "max_improvement", "alpha",
+            "extend_above"});
   AcceptanceSpec a;
   if (auto v = o.Find("policy")) {
     std::string p = c.Choice(*v, o.Path("policy"), {"strict", "threshold", "confirm"});
@@ -448,6 +449,13 @@ AcceptanceSpec ParseAcceptance(const Checker& c, const OJson& json) {
   if (auto v = o.Find("alpha")) {
     a.alpha = c.Positive(*v, o.Path("alpha"));
     if (a.alpha >= 0.5) c.Fail(o.Path("alpha"), "must be below 0.5, got " + v->dump());
+  }
+  if (auto v = o.Find("extend_above")) {
+    a.extend_above = c.NonNegative(*v, o.Path("extend_above"));
+    if (a.extend_above >= 1) {
+      c.Fail(o.Path("extend_above"), "must be below 1 (a fraction of the critical t), got " +
+                                         v->dump());
+    }
   }
   // The noise floor is a spread: it takes at least two baseline measurements.
   if (a.policy == AcceptanceSpec::Policy::kConfirm && a.calibration < 2) {

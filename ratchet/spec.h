@@ -54,6 +54,7 @@ struct AcceptanceSpec {
   double min_delta = 0;  // >= 0
   std::optional<double> max_improvement;  // > 0 when set
   double alpha = 0.01;   // kConfirm: one-sided false-accept rate of the t-test, in (0, 0.5)
+  double extend_above = 0.5;  // kConfirm: second round above this fraction of t_crit, in [0, 1)
 };
 
 struct ProposerSpec {

@@ -176,6 +176,52 @@ TEST(ConfirmPolicy, SanityBoundTakesAWholeSecondRound) {
   EXPECT_EQ(DecideFresh(rule, best, gate, {0.5, 0.5, 0.5, 0.5}, noise, 2).kind, Kind::kAccept);
 }
 
+// best {1.00, 1.01}, sd 0.02 with 10 dof: t_crit(0.01) = 2.764; two fresh
+// measurements 0.0425 better give t = 2.125, above half of it.
+TEST(ConfirmPolicy, InconclusiveRoundTakesASecondRoundTestedOnAllFresh) {
+  std::vector<double> best = {1.00, 1.01};
+  Noise noise{0.02, 10};
+  Verdict first_round = DecideConfirm(Rule(Policy::kConfirm), best, {0.96, 0.965}, noise, 1);
+  EXPECT_EQ(first_round.kind, Kind::kMeasureMore);
+  EXPECT_NE(first_round.reason.find("inconclusive: t=2.125"), std::string::npos)
+      << first_round.reason;
+  // The second round is the last; the test now sees all four (se 0.0173).
+  Verdict same_again =
+      DecideConfirm(Rule(Policy::kConfirm), best, {0.96, 0.965, 0.96, 0.965}, noise, 2);
+  EXPECT_EQ(same_again.kind, Kind::kReject);  // t = 2.45
+  EXPECT_NE(same_again.reason.find("within the noise"), std::string::npos);
+  Verdict better_again =
+      DecideConfirm(Rule(Policy::kConfirm), best, {0.96, 0.965, 0.94, 0.94}, noise, 2);
+  EXPECT_EQ(better_again.kind, Kind::kAccept) << better_again.reason;  // t = 3.10
+  EXPECT_EQ(better_again.numbers["fresh_n"].get<size_t>(), 4u);
+}
+
+TEST(ConfirmPolicy, ExtendsOnlyAboveTheFractionAndWhenAsked) {
+  std::vector<double> best = {1.00, 1.01};
+  Noise noise{0.02, 10};
+  // t = 0.75, below half of t_crit: rejected after one round.
+  EXPECT_EQ(DecideConfirm(Rule(Policy::kConfirm), best, {0.99, 0.99}, noise, 1).kind,
+            Kind::kReject);
+  AcceptanceRule one_round = Rule(Policy::kConfirm);
+  one_round.extend_above = 0;
+  EXPECT_EQ(DecideConfirm(one_round, best, {0.96, 0.965}, noise, 1).kind, Kind::kReject);
+  AcceptanceRule picky = Rule(Policy::kConfirm);
+  picky.extend_above = 0.9;  // needs t > 2.49
+  EXPECT_EQ(DecideConfirm(picky, best, {0.96, 0.965}, noise, 1).kind, Kind::kReject);
+}
+
+TEST(ConfirmPolicy, SecondRoundKeepsTheFutilityStop) {
+  std::vector<double> best = {1.00, 1.01};
+  Verdict gate = PassedGate(best, 0.9);
+  Noise noise{0.02, 10};
+  EXPECT_EQ(DecideFresh(Rule(Policy::kConfirm), best, gate, {0.96, 0.965}, noise, 2).kind,
+            Kind::kMeasureMore);
+  // A third measurement that drags the mean of all fresh ones above the best's.
+  Verdict stopped = DecideFresh(Rule(Policy::kConfirm), best, gate, {0.96, 0.965, 1.2}, noise, 2);
+  EXPECT_EQ(stopped.kind, Kind::kReject);
+  EXPECT_TRUE(stopped.numbers["futility_stop"].get<bool>());
+}
+
 TEST(ConfirmPolicy, AcceptsAnImprovementFarBeyondTheNoise) {
   Noise noise{0.01, 4};
   Verdict verdict = DecideConfirm(Rule(Policy::kConfirm), {1.00, 1.01}, {0.80, 0.81}, noise, 1);

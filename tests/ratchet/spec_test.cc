@@ -164,7 +164,7 @@ TEST_F(SpecTest, UnknownKeysAreErrorsNamingTheirPath) {
   j["acceptance"] = {{"calibraton", 3}};
   EXPECT_EQ(ErrorOf(j),
             "acceptance.calibraton: unknown key (expected one of policy, calibration, repeats, "
-            "min_delta, max_improvement, alpha)");
+            "min_delta, max_improvement, alpha, extend_above)");
   j = Valid();
   j["search_space"]["x"]["values"] = {1, 2};
   EXPECT_EQ(ErrorOf(j),
@@ -457,13 +457,20 @@ TEST_F(SpecTest, AcceptanceValues) {
   EXPECT_EQ(ErrorOf(j), "acceptance.alpha: must be below 0.5, got 0.5");
   j["acceptance"] = {{"max_improvement", 0}};
   EXPECT_EQ(ErrorOf(j), "acceptance.max_improvement: must be > 0, got 0");
-  j["acceptance"] = {
-      {"policy", "threshold"}, {"calibration", 0}, {"min_delta", 0.01}, {"max_improvement", 0.5}};
+  j["acceptance"] = {{"extend_above", 1}};
+  EXPECT_EQ(ErrorOf(j),
+            "acceptance.extend_above: must be below 1 (a fraction of the critical t), got 1");
+  j["acceptance"] = {{"extend_above", -0.5}};
+  EXPECT_EQ(ErrorOf(j), "acceptance.extend_above: must be >= 0, got -0.5");
+  EXPECT_EQ(Parse(Valid()).acceptance.extend_above, 0.5);
+  j["acceptance"] = {{"policy", "threshold"}, {"calibration", 0},       {"min_delta", 0.01},
+                     {"max_improvement", 0.5}, {"extend_above", 0.0}};
   Spec s = Parse(j);
   EXPECT_EQ(s.acceptance.policy, AcceptanceSpec::Policy::kThreshold);
   EXPECT_EQ(s.acceptance.calibration, 0);
   EXPECT_EQ(s.acceptance.min_delta, 0.01);
   EXPECT_EQ(s.acceptance.max_improvement, 0.5);
+  EXPECT_EQ(s.acceptance.extend_above, 0.0);
 }
 
 TEST_F(SpecTest, ProposerIsChecked) {
