@@ -212,6 +212,7 @@ Verdict DecideFresh(const AcceptanceRule& rule, const std::vector<double>& best,
   }
   verdict.numbers["futility_stop"] = verdict.kind == Verdict::Kind::kReject && !round_complete;
   verdict.numbers["repeats"] = repeats;
+  verdict.numbers["rounds"] = (fresh.size() + repeats - 1) / repeats;  // begun
   for (const char* key : {"first", "gate", "gate_sd"}) {
     if (gate.numbers.contains(key)) verdict.numbers[key] = gate.numbers[key];
   }

@@ -220,6 +220,11 @@ TEST(ConfirmPolicy, SecondRoundKeepsTheFutilityStop) {
   Verdict stopped = DecideFresh(Rule(Policy::kConfirm), best, gate, {0.96, 0.965, 1.2}, noise, 2);
   EXPECT_EQ(stopped.kind, Kind::kReject);
   EXPECT_TRUE(stopped.numbers["futility_stop"].get<bool>());
+  EXPECT_EQ(stopped.numbers["rounds"].get<int>(), 2);
+  Verdict accepted =
+      DecideFresh(Rule(Policy::kConfirm), best, gate, {0.96, 0.965, 0.94, 0.94}, noise, 2);
+  EXPECT_EQ(accepted.kind, Kind::kAccept);
+  EXPECT_EQ(accepted.numbers["rounds"].get<int>(), 2);
 }
 
 TEST(ConfirmPolicy, AcceptsAnImprovementFarBeyondTheNoise) {
