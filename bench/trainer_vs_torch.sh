@@ -108,8 +108,8 @@ JSON
       --seed 1 --threads "$threads" --time-budget "$seconds" --log-every 0 >"$work/$name.r.log"
     r=$(summary "$work/$name.r.log")
     rep_ours=$(field "$r" tokens_per_s) rep_torch=0
-    if $py -c "import sys; sys.exit(not $(field "$r" tokens_per_s) > $ours)"; then
-      ours=$(field "$r" tokens_per_s) gflops=$(field "$r" gflops)
+    if $py -c "import sys; sys.exit(not $rep_ours > $ours)"; then
+      ours=$rep_ours gflops=$(field "$r" gflops)
     fi
     for variant in stock openblas-openmp blis-openmp; do
       ld=()
