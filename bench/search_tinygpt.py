@@ -105,16 +105,16 @@ def best_curve(rows, experiments):
     return curve[:experiments]
 
 
-# Method name -> proposer settings beyond the kind, and the acceptance policy
-# ("strict": keep any better single measurement, as Optuna's best trial) and
-# extend_above.
+# Method name -> proposer settings beyond the kind, and acceptance settings
+# over the spec's ("strict": keep any better single measurement, as Optuna's
+# best trial).
 VARIANTS = {"tpe-independent": {"kind": "tpe", "multivariate": False},
-            "tpe-strict": {"kind": "tpe", "policy": "strict"},
+            "tpe-strict": {"kind": "tpe", "acceptance": {"policy": "strict"}},
             "tpe-noplateau": {"kind": "tpe", "plateau": 1000},
             "tpe-startup20": {"kind": "tpe", "startup": 20},
             "tpe-cand96": {"kind": "tpe", "candidates": 96},
             "tpe-cand8": {"kind": "tpe", "candidates": 8},
-            "tpe-oneround": {"kind": "tpe", "extend_above": 0}}
+            "tpe-oneround": {"kind": "tpe", "acceptance": {"extend_above": 0}}}
 
 
 def ratchet_job(a, spec, method, seed):
@@ -122,9 +122,7 @@ def ratchet_job(a, spec, method, seed):
     spec = json.loads(json.dumps(spec))
     spec["proposer"] = {"kind": method, "config": "train.json", "seed": seed, "plateau": 10}
     spec["proposer"].update(VARIANTS.get(method, {}))
-    spec["acceptance"]["policy"] = spec["proposer"].pop("policy", spec["acceptance"]["policy"])
-    if "extend_above" in spec["proposer"]:
-        spec["acceptance"]["extend_above"] = spec["proposer"].pop("extend_above")
+    spec["acceptance"].update(spec["proposer"].pop("acceptance", {}))
     spec_path = ws + ".json"
     json.dump(spec, open(spec_path, "w"), indent=1)
     shutil.rmtree(ws, ignore_errors=True)

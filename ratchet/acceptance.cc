@@ -63,6 +63,10 @@ std::string Format(double value) {
   return out.str();
 }
 
+// Rounds of fresh measurements a confirm decision may take: a second one for
+// an improvement beyond the sanity bound or an inconclusive test.
+constexpr int kMaxRounds = 2;
+
 // The numbers every confirm verdict on fresh measurements carries.
 nlohmann::json FreshNumbers(const AcceptanceRule& rule, const std::vector<double>& best,
                             const std::vector<double>& fresh, double best_mean, double fresh_mean,
@@ -242,14 +246,14 @@ Verdict DecideConfirm(const AcceptanceRule& rule, const std::vector<double>& bes
   bool significant = noise.dof > 0 && t > t_crit;
   bool large_enough = improvement > 0 && improvement >= rule.min_delta;
   if (significant && large_enough && rule.max_improvement && improvement > *rule.max_improvement &&
-      rounds_taken < 2) {
+      rounds_taken < kMaxRounds) {
     verdict.kind = Verdict::Kind::kMeasureMore;
     verdict.reason = "improvement " + Format(improvement) + " exceeds the sanity bound " +
                      Format(*rule.max_improvement) + "; re-measuring before believing it";
     return verdict;
   }
   if (!significant && large_enough && noise.dof > 0 && rule.extend_above > 0 &&
-      t > rule.extend_above * t_crit && rounds_taken < 2) {
+      t > rule.extend_above * t_crit && rounds_taken < kMaxRounds) {
     verdict.kind = Verdict::Kind::kMeasureMore;
     verdict.reason = "inconclusive: t=" + Format(t) + " <= " + Format(t_crit) + " but above " +
                      Format(rule.extend_above) + " of it; one more round of fresh measurements";
