@@ -12,6 +12,7 @@ std::unique_ptr<Proposer> MakeProposer(const Spec& spec) {
   if (kind == "local") return MakeLocalProposer(spec);
   if (kind == "evolution") return MakeEvolutionProposer(spec);
   if (kind == "tpe") return MakeTpeProposer(spec);
+  if (kind == "additive") return MakeAdditiveProposer(spec);
   if (kind == "command") return MakeCommandProposer(spec);
   if (kind == "openai") return MakeOpenAiProposer(spec);
   throw Error(spec.path.string() + ": proposer.kind: unknown kind \"" + kind + "\"");

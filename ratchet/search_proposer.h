@@ -58,5 +58,6 @@ std::unique_ptr<Proposer> MakeRandomProposer(const Spec& spec);
 std::unique_ptr<Proposer> MakeLocalProposer(const Spec& spec);
 std::unique_ptr<Proposer> MakeEvolutionProposer(const Spec& spec);  // proposer_evolution.cc
 std::unique_ptr<Proposer> MakeTpeProposer(const Spec& spec);        // proposer_tpe.cc
+std::unique_ptr<Proposer> MakeAdditiveProposer(const Spec& spec);   // proposer_additive.cc
 
 }  // namespace ratchet

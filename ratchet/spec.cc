@@ -51,6 +51,7 @@ const std::vector<ProposerKind>& ProposerKinds() {
       {"local", true, {"step"}},
       {"evolution", true, {"step", "population"}},
       {"tpe", true, {"startup", "candidates", "normalized_kernels", "multivariate"}},
+      {"additive", true, {"startup", "candidates", "step"}},
       {"command", false, {"argv", "timeout_seconds", "program", "history"}},
       {"openai", false,
        {"model", "base_url", "api_key_env", "timeout_seconds", "retries", "retry_delay_seconds",

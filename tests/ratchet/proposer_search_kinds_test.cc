@@ -84,6 +84,7 @@ class SearchKindsTest : public ::testing::Test {
   std::unique_ptr<Proposer> Make() {
     if (spec_.proposer.kind == "evolution") return MakeEvolutionProposer(spec_);
     if (spec_.proposer.kind == "tpe") return MakeTpeProposer(spec_);
+    if (spec_.proposer.kind == "additive") return MakeAdditiveProposer(spec_);
     if (spec_.proposer.kind == "local") return MakeLocalProposer(spec_);
     return MakeRandomProposer(spec_);
   }
@@ -125,7 +126,7 @@ double MixedLoss(const json& c) {
 }
 
 TEST_F(SearchKindsTest, EvolutionAndTpeStayInsideTheSpaceAndRespectConditions) {
-  for (const std::string kind : {"evolution", "tpe", "local", "random"}) {
+  for (const std::string kind : {"evolution", "tpe", "additive", "local", "random"}) {
     Configure(kind, MixedSpace(), {{"startup", 5}});
     std::vector<HistoryEntry> history =
         RandomHistory(spec_.search_space, kBaseConfig, 30, MixedLoss);
@@ -253,6 +254,75 @@ TEST_F(SearchKindsTest, TpeAvoidsAChoiceThatKeepsCrashing) {
     a += ReadConfig()["act"] == "a";
   }
   EXPECT_LT(a, 6);
+}
+
+// An additive loss: muon is worth 2, x best at 2. After 30 random measured
+// configs the model's draws agree on both, where random proposals pick muon
+// half the time and land within 1 of x = 2 a fifth of the time.
+TEST_F(SearchKindsTest, AdditiveProposesWhatTheModelSaysIsGood) {
+  Configure("additive", MixedSpace());
+  auto loss = [](const json& c) {
+    double x = c["x"].get<double>();
+    return 0.1 * (x - 2) * (x - 2) + (c["optimizer"] == "muon" ? 0.0 : 2.0);
+  };
+  std::vector<HistoryEntry> history = RandomHistory(spec_.search_space, kBaseConfig, 30, loss);
+  int muon = 0, near = 0;
+  for (int seq = 31; seq < 71; ++seq) {
+    ProposeFrom(kBaseConfig, seq, history);
+    json c = ReadConfig();
+    muon += c["optimizer"] == "muon";
+    near += std::fabs(c["x"].get<double>() - 2) < 1;
+  }
+  EXPECT_GE(muon, 36) << "of 40";
+  EXPECT_GE(near, 30) << "of 40";
+}
+
+TEST_F(SearchKindsTest, AdditiveSamplesUniformlyUntilStartupIsReached) {
+  SearchSpace space = FloatSpace({"x"});
+  Configure("additive", space, {{"startup", 10}});
+  auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
+  std::vector<HistoryEntry> history = RandomHistory(space, json{{"x", 1.0}}, 5, loss);
+  int low = 0;
+  for (int seq = 6; seq < 66; ++seq) {
+    ProposeFrom(json{{"x", 1.0}}, seq, history);
+    low += ReadConfig()["x"].get<double>() < 5;
+  }
+  EXPECT_GT(low, 15);  // uniform: about half of 60 fall below 5
+  EXPECT_LT(low, 45);
+}
+
+// Crashed configs count as the worst measured: "a" is learned to be bad.
+TEST_F(SearchKindsTest, AdditiveAvoidsAChoiceThatKeepsCrashing) {
+  SearchSpace space;
+  Param act;
+  act.name = "act";
+  act.type = Param::Type::kChoice;
+  act.values = {"a", "b", "c"};
+  Param x;
+  x.name = "x";
+  x.min = 0;
+  x.max = 1;
+  space.params = {act, x};
+  Configure("additive", space, {{"startup", 5}});
+  std::vector<HistoryEntry> history = {{0, "accepted", 1.0, json(), "baseline", ""}};
+  for (int i = 1; i <= 30; ++i) {
+    std::string choice = std::string(1, "abc"[i % 3]);
+    json c = {{"act", choice}, {"x", (i % 10) / 10.0}};
+    if (choice == "a") {
+      history.push_back({i, "crashed", std::nullopt, c, "", "train killed by SIGABRT"});
+    } else {
+      history.push_back(
+          {i, "rejected", choice == "b" ? 0.5 + c["x"].get<double>() / 10 : 0.9, c, "", ""});
+    }
+  }
+  int a = 0, b = 0;
+  for (int seq = 31; seq < 71; ++seq) {
+    ProposeFrom(json{{"act", "c"}, {"x", 0.5}}, seq, history);
+    a += ReadConfig()["act"] == "a";
+    b += ReadConfig()["act"] == "b";
+  }
+  EXPECT_LT(a, 4);
+  EXPECT_GT(b, 30);
 }
 
 // The good configurations all use muon: children of the population inherit it.
