@@ -1,6 +1,6 @@
 // Search efficiency and false accepts of ratchet's search proposers on the
 // toy objective (harness/toy.cc, experiments/toy/README.md), in process: the
-// real proposers (random, local, evolution, tpe) and the real acceptance
+// real proposers (random, local, evolution, tpe, additive) and the real acceptance
 // rule (acceptance.h) drive a simulated loop whose "measurement" is the
 // toy's objective plus N(0, noise) noise. One JSON line per (strategy, seed).
 //

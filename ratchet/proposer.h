@@ -1,7 +1,7 @@
 // Proposers: given the spec, the run's history and the best state, make one
 // mutation in the candidate's worktree and describe it in one line. Kinds:
-// `random`, `local`, `evolution` and `tpe` (search proposers over the spec's
-// search space, see search_proposer.h), `command` (an agent CLI edits the
+// `random`, `local`, `evolution`, `tpe` and `additive` (search proposers over
+// the spec's search space, see search_proposer.h), `command` (an agent CLI edits the
 // worktree, proposer_command.h) and `openai` (an OpenAI-compatible chat
 // endpoint answers with parameters, a diff or files, proposer_openai.h). A
 // proposer is built once per run (MakeProposer) and asked once per
@@ -45,7 +45,8 @@ struct ProposalContext {
   std::optional<double> best_metric;
   // Experiments of earlier runs of the same spec on the same hardware
   // (`ratchet run --warm-start`), oldest first; proposers that learn from
-  // measurements (tpe, evolution) use them as extra evidence. Empty otherwise.
+  // measurements (tpe, additive, evolution) use them as extra evidence. Empty
+  // otherwise.
   std::vector<HistoryEntry> prior;
 };
 

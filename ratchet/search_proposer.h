@@ -1,8 +1,9 @@
-// The common frame of every search proposer (random, local, evolution, tpe): read proposer.config
-// from the worktree, let the strategy pick new values for parameters of the search space, retry
-// until the config really changes, write only the changed keys back (2-space JSON, key order kept,
-// trailing newline, so the diff shows just those lines) and describe the change as "name old ->
-// new, ...".
+// The common frame of every search proposer (random, local, evolution, tpe,
+// additive): read proposer.config from the worktree, let the strategy pick new
+// values for parameters of the search space, retry until the config really
+// changes, write only the changed keys back (2-space JSON, key order kept,
+// trailing newline, so the diff shows just those lines) and describe the
+// change as "name old -> new, ...".
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -291,6 +291,23 @@ TEST_F(SearchKindsTest, AdditiveSamplesUniformlyUntilStartupIsReached) {
   EXPECT_LT(low, 45);
 }
 
+TEST_F(SearchKindsTest, AdditiveLearnsFromEarlierRunsWhenWarmStarted) {
+  SearchSpace space = FloatSpace({"x"});
+  Configure("additive", space);
+  auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
+  std::vector<HistoryEntry> prior = RandomHistory(space, json{{"x", 1.0}}, 40, loss);
+  std::vector<HistoryEntry> fresh = {{0, "accepted", 36.0, json(), "baseline", ""}};
+  int near_cold = 0, near_warm = 0;
+  for (int seq = 1; seq < 41; ++seq) {
+    ProposeFrom(json{{"x", 1.0}}, seq, fresh);
+    near_cold += std::fabs(ReadConfig()["x"].get<double>() - 7) < 1.5;
+    ProposeFrom(json{{"x", 1.0}}, seq, fresh, prior);
+    near_warm += std::fabs(ReadConfig()["x"].get<double>() - 7) < 1.5;
+  }
+  EXPECT_GE(near_warm, 30);
+  EXPECT_LT(near_cold, 20);
+}
+
 // Crashed configs count as the worst measured: "a" is learned to be bad.
 TEST_F(SearchKindsTest, AdditiveAvoidsAChoiceThatKeepsCrashing) {
   SearchSpace space;
@@ -437,6 +454,30 @@ TEST_F(SearchKindsTest, LocalWidensItsStepOnAPlateauAndSaysSoOnce) {
   EXPECT_TRUE(ProposeFrom(json{{"x", 0.0}}, 12, history).notes.empty());
 }
 
+
+// additive's local moves widen on a plateau as local's steps do; the note
+// comes once, on the experiment where a plateau level starts.
+TEST_F(SearchKindsTest, AdditiveWidensItsMovesOnAPlateauAndSaysSoOnce) {
+  SearchSpace space = FloatSpace({"x", "y"}, -100, 100);
+  Configure("additive", space, {{"startup", 3}});
+  spec_.proposer.plateau = 5;
+  const json start = {{"x", 0.0}, {"y", 0.0}};
+  std::vector<HistoryEntry> history = {{0, "accepted", 1.0, json(), "baseline", ""}};
+  for (int i = 1; i <= 4; ++i) {
+    history.push_back({i, "accepted", 1.0 - i / 10.0, json{{"x", i}, {"y", -i}}, "", ""});
+  }
+  EXPECT_TRUE(ProposeFrom(start, 5, history).notes.empty());
+  for (int i = 5; i <= 14; ++i) {
+    history.push_back({i, "rejected", 2.0, json{{"x", 3 * i}, {"y", 3 * i}}, "", ""});
+  }
+  Proposal p = ProposeFrom(start, 15, history);
+  ASSERT_EQ(p.notes.size(), 1u);
+  EXPECT_NE(p.notes[0].find("additive: plateau, 10 experiments without an accepted change"),
+            std::string::npos)
+      << p.notes[0];
+  history.push_back({15, "rejected", 2.0, json{{"x", 50}, {"y", 50}}, "", ""});
+  EXPECT_TRUE(ProposeFrom(start, 16, history).notes.empty());
+}
 
 // On a plateau TPE draws four times the candidates and keeps the best by
 // l(x)/g(x): its proposals gather closer to the good region (optimum 7 of

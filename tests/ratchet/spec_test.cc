@@ -476,11 +476,9 @@ TEST_F(SpecTest, AcceptanceValues) {
 TEST_F(SpecTest, ProposerIsChecked) {
   OJson j = Valid();
   j["proposer"]["kind"] = "genius";
-  EXPECT_EQ(
-      ErrorOf(j),
-      "proposer.kind: expected one of random, local, evolution, tpe, additive, command, openai, "
-      "got "
-      "\"genius\"");
+  EXPECT_EQ(ErrorOf(j),
+            "proposer.kind: expected one of random, local, evolution, tpe, additive, command, "
+            "openai, got \"genius\"");
   j = Valid();
   j["proposer"].erase("config");
   EXPECT_EQ(ErrorOf(j), "proposer.config: required for proposer kind local");
