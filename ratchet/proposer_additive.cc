@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "ratchet/additive_model.h"
 #include "ratchet/search_moves.h"
@@ -56,18 +57,22 @@ class AdditiveProposer : public SearchProposer {
                      [](const Observation* a, const Observation* b) { return a->loss < b->loss; });
     const size_t parents = std::min<size_t>(kParents, done.size());
     const double step = Plateau(kind_, ctx.history, plateau_, step_).step;
-    nlohmann::json best = current;
-    double best_loss = std::numeric_limits<double>::infinity();
+    std::vector<nlohmann::json> candidates;
+    std::vector<std::pair<double, size_t>> ranked;  // predicted loss, candidate
     for (int i = 0; i < candidates_; ++i) {
-      nlohmann::json next = i % 2 == 0 ? RandomConfig(current, rng)
-                                       : Moved(done[i / 2 % parents]->params, current, step, rng);
-      bool seen = false;
-      for (const Observation& o : all) seen = seen || SameSearchPoint(space_, o.params, next);
-      if (seen) continue;
-      const double loss = post.Predict(w, additive::Features(space_, next));
-      if (loss < best_loss) best_loss = loss, best = std::move(next);
+      candidates.push_back(i % 2 == 0 ? RandomConfig(current, rng)
+                                      : Moved(done[i / 2 % parents]->params, current, step, rng));
+      ranked.emplace_back(post.Predict(w, additive::Features(space_, candidates.back())), i);
     }
-    return best;
+    std::sort(ranked.begin(), ranked.end());
+    // The best not measured before (a repeat would be recorded as a duplicate).
+    for (const auto& [loss, i] : ranked) {
+      bool seen = false;
+      for (const Observation& o : all)
+        seen = seen || SameSearchPoint(space_, o.params, candidates[i]);
+      if (!seen) return candidates[i];
+    }
+    return candidates[ranked.front().second];
   }
 
   std::string Note(const ProposalContext& ctx) const override {
