@@ -8,7 +8,13 @@
 //   ratchet-bench-search search --strategy tpe --option multivariate=false
 //   ratchet-bench-search aa --policy confirm --seeds 20 --experiments 100
 //   ratchet-bench-search aa --policy confirm --extend-above 0   (one confirm round)
-//   ratchet-bench-search objective PARAMS.json     (checked against ratchet-toy)
+//   ratchet-bench-search objective PARAMS.json [FOREST]  (checked against ratchet-toy /
+//                                                         the fitting script)
+//   ratchet-bench-search search --surrogate FOREST --noise 0.018 --strategy additive
+//
+// --surrogate swaps the toy for a tinygpt-like landscape: a tree ensemble
+// fitted to measured trainings (bench/tinygpt_surrogate.py writes it and runs
+// this), with its search space and baseline.
 //
 // bench/search_efficiency.py runs this, Optuna's TPE on the same objective,
 // and checks the objective against the ratchet-toy program first.
@@ -17,11 +23,14 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <iostream>
 #include <map>
 #include <random>
 #include <string>
 
+#include "bench/surrogate_forest.h"
 #include "ratchet/acceptance.h"
 #include "ratchet/fs.h"
 #include "ratchet/proposer.h"
@@ -80,8 +89,16 @@ SearchSpace IgnoredSpace() {
   return s;
 }
 
+// What a simulated run searches: its space, where it starts and the true
+// (noise-free) objective of a config.
+struct Problem {
+  SearchSpace space;
+  json baseline;
+  std::function<double(const json&)> truth;
+};
+
 struct Options {
-  std::string mode, strategy = "tpe", policy = "confirm";
+  std::string mode, strategy = "tpe", policy = "confirm", surrogate;
   int seeds = 10, experiments = 50, first_seed = 1;
   double noise = 0.3;
   int calibration = 3, repeats = 2;
@@ -98,7 +115,7 @@ struct RunResult {
 // One simulated ratchet run, as ratchet/loop.cc does it: propose from the
 // best, skip duplicates (free), measure once, let the policy decide, confirm
 // with fresh measurements.
-RunResult Simulate(const Options& o, int seed, const SearchSpace& space, const fs::path& dir) {
+RunResult Simulate(const Options& o, int seed, const Problem& problem, const fs::path& dir) {
   Spec spec;
   spec.name = "toy";
   spec.proposer.kind = o.strategy;
@@ -108,7 +125,7 @@ RunResult Simulate(const Options& o, int seed, const SearchSpace& space, const f
   spec.proposer.options = o.proposer_options;
   spec.proposer.options["kind"] = o.strategy;
   spec.proposer.options["config"] = "params.json";
-  spec.search_space = space;
+  spec.search_space = problem.space;
   std::unique_ptr<Proposer> proposer = MakeProposer(spec);
 
   AcceptanceRule rule;
@@ -119,10 +136,10 @@ RunResult Simulate(const Options& o, int seed, const SearchSpace& space, const f
   RunResult r;
   auto measure = [&](const json& config) {
     ++r.measurements;
-    return ToyObjective(config) + normal(noise_rng);
+    return problem.truth(config) + normal(noise_rng);
   };
 
-  json best = kBaseline;
+  json best = problem.baseline;
   std::vector<double> best_samples;
   for (int i = 0; i < o.calibration; ++i) best_samples.push_back(measure(best));
   std::vector<std::vector<double>> noise_groups = {best_samples};
@@ -153,7 +170,7 @@ RunResult Simulate(const Options& o, int seed, const SearchSpace& space, const f
       history.push_back(entry);
       ++r.invalid;
       ++done;
-      r.best_true.push_back(ToyObjective(best));
+      r.best_true.push_back(problem.truth(best));
       continue;
     }
     json config = json::parse(ReadFile(dir / "params.json"));
@@ -193,7 +210,7 @@ RunResult Simulate(const Options& o, int seed, const SearchSpace& space, const f
     }
     history.push_back(entry);
     ++done;
-    r.best_true.push_back(ToyObjective(best));
+    r.best_true.push_back(problem.truth(best));
   }
   return r;
 }
@@ -203,13 +220,16 @@ int Main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: ratchet-bench-search search|aa|objective [--strategy S] [--policy P] "
                  "[--seeds N] [--first-seed N] [--experiments N] [--noise SD] [--plateau N] "
-                 "[--extend-above F] [--option KEY=JSON]...\n";
+                 "[--extend-above F] [--surrogate FOREST] [--option KEY=JSON]...\n";
     return 2;
   }
   o.mode = argv[1];
-  if (o.mode == "objective") {
-    if (argc != 3) return 2;
-    std::printf("%.12g\n", ToyObjective(json::parse(ReadFile(argv[2]))));
+  if (o.mode == "objective") {  // PARAMS.json [FOREST]: the toy's, or the surrogate's
+    if (argc != 3 && argc != 4) return 2;
+    const json params = json::parse(ReadFile(argv[2]));
+    const double value = argc == 4 ? bench::SurrogateForest::Load(argv[3]).Predict(params)
+                                   : ToyObjective(params);
+    std::printf("%.12g\n", value);
     return 0;
   }
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -230,6 +250,8 @@ int Main(int argc, char** argv) {
       o.noise = std::stod(v);
     else if (k == "--extend-above")
       o.extend_above = std::stod(v);
+    else if (k == "--surrogate")
+      o.surrogate = v;
     else if (k == "--option" && v.find('=') != std::string::npos)
       o.proposer_options[v.substr(0, v.find('='))] = json::parse(v.substr(v.find('=') + 1));
     else {
@@ -238,12 +260,17 @@ int Main(int argc, char** argv) {
     }
   }
   if (o.mode == "aa") o.strategy = "random";  // any mutation of an ignored knob
-  SearchSpace space = o.mode == "aa" ? IgnoredSpace() : ToySpace();
+  Problem problem{o.mode == "aa" ? IgnoredSpace() : ToySpace(), kBaseline, ToyObjective};
+  if (!o.surrogate.empty()) {
+    auto forest = std::make_shared<bench::SurrogateForest>(bench::SurrogateForest::Load(o.surrogate));
+    problem = {forest->space(), forest->baseline(),
+               [forest](const json& config) { return forest->Predict(config); }};
+  }
   std::string tmpl = (fs::temp_directory_path() / "bench-search.XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) return 1;
   fs::path dir = tmpl;
   for (int s = o.first_seed; s < o.first_seed + o.seeds; ++s) {
-    RunResult r = Simulate(o, s, space, dir);
+    RunResult r = Simulate(o, s, problem, dir);
     json line = {{"mode", o.mode},
                  {"strategy", o.strategy},
                  {"policy", o.policy},
