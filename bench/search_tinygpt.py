@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """Search efficiency on tinygpt with a small token budget: `ratchet run` with
-each search proposer (random, local, evolution, tpe; policy confirm, the real
-loop, trainer and evaluator) against Optuna's TPESampler driving the same
+each search proposer (random, local, evolution, tpe, additive; policy confirm,
+the real loop, trainer and evaluator) against Optuna's TPESampler driving the same
 trainer and evaluator on the same space, from the same baseline.
 
     /usr/bin/python3 bench/search_tinygpt.py [--bin build/bin] [--seeds 10] [--experiments 50]
                                              [--tokens 150000] [--jobs 2] [--work DIR]
-                                             [--methods random,local,evolution,optuna,tpe]
+                                             [--methods random,local,evolution,optuna,tpe,additive]
 
 Besides the proposers' names, --methods takes the variants tpe-independent
 ("multivariate": false), tpe-strict (acceptance policy strict), tpe-noplateau
@@ -178,7 +178,7 @@ def main():
     ap.add_argument("--experiments", type=int, default=50)
     ap.add_argument("--tokens", type=int, default=150000)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--methods", default="random,local,evolution,optuna,tpe")
+    ap.add_argument("--methods", default="random,local,evolution,optuna,tpe,additive")
     ap.add_argument("--work")
     a = ap.parse_args()
     a.work = os.path.abspath(a.work or tempfile.mkdtemp(prefix="search-tinygpt."))
@@ -242,14 +242,15 @@ def main():
         reach = next((i + 1 for i, v in enumerate(curve) if ref is not None and v <= ref), None)
         print(f"| {names.get(m, 'ratchet ' + m)} | {curve[min(24, len(curve) - 1)]:.4f} | {curve[-1]:.4f} | "
               f"{reach if reach else '> ' + str(len(curve))} | {cost:.2f} |")
-    if "tpe" in medians and "optuna" in medians:
-        ours, peer = medians["tpe"], medians["optuna"]
+    for ours_name in ("tpe", "additive"):
+        if ours_name not in medians or "optuna" not in medians:
+            continue
+        ours, peer = medians[ours_name], medians["optuna"]
         at25 = min(24, len(ours) - 1, len(peer) - 1)
         print()
-        print(f"improvement over the baseline, ratchet tpe / Optuna TPESampler: "
+        print(f"improvement over the baseline, ratchet {ours_name} / Optuna TPESampler: "
               f"@25 {(base_true - ours[at25]) / (base_true - peer[at25]):.2f}, "
               f"@{a.experiments} {(base_true - ours[-1]) / (base_true - peer[-1]):.2f} (above 1: ratchet better)")
-
 
 if __name__ == "__main__":
     main()

@@ -126,13 +126,10 @@ Posterior Fit(const std::vector<std::vector<double>>& rows, const std::vector<do
     for (size_t j = 0; j < d; ++j) xc[j] = (rows[i][j] - post.x_mean[j]) / post.x_scale[j];
     for (size_t j = 0; j < d; ++j) {
       xty[j] += xc[j] * (y[i] - post.y_mean);
-      for (size_t k = 0; k <= j; ++k) a[j * d + k] += xc[j] * xc[k];
+      for (size_t k = 0; k <= j; ++k) a[j * d + k] += xc[j] * xc[k];  // lower triangle
     }
   }
-  for (size_t j = 0; j < d; ++j) {
-    a[j * d + j] += ridge;
-    for (size_t k = 0; k < j; ++k) a[k * d + j] = a[j * d + k];
-  }
+  for (size_t j = 0; j < d; ++j) a[j * d + j] += ridge;
   post.a_chol = Cholesky(a, d);
   post.mean = xty;
   SolveLower(post.a_chol, d, post.mean);

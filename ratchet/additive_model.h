@@ -50,7 +50,7 @@ Posterior Fit(const std::vector<std::vector<double>>& rows, const std::vector<do
 std::vector<double> NormalScores(const std::vector<double>& y);
 
 // Lower Cholesky factor L of the symmetric positive definite d × d matrix a
-// (row-major), a = L·Lᵀ.
+// (row-major; only its lower triangle is read), a = L·Lᵀ.
 std::vector<double> Cholesky(const std::vector<double>& a, size_t d);
 
 }  // namespace ratchet::additive
