@@ -22,7 +22,7 @@ import argparse, gzip, json, math, os, random, statistics, subprocess, sys, temp
 import numpy as np
 
 from search_efficiency import median_curve
-from search_tinygpt import ROOT, SHAPE, SPACE_KEYS
+from search_tinygpt import ROOT, SHAPE, SPACE_KEYS, suggest
 
 SPEC_FILE = os.path.join(ROOT, "specs", "tinygpt-tokens.json")
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "tinygpt_measurements.jsonl.gz")
@@ -128,12 +128,9 @@ def optuna_curves(sp, model, baseline, seeds, noise):
         for n in range(51):  # trial 0 is the baseline
             trial, config = study.ask(), dict(baseline)
             for k, p in sp.items():
-                if not active(p, config):
-                    continue
-                if p["type"] == "float":
-                    config[k] = trial.suggest_float(k, p["min"], p["max"], log=p.get("log", False))
-                else:
-                    config[k] = trial.suggest_categorical(k, p["values"] if p["type"] == "choice" else [False, True])
+                value = suggest(trial, k, p, config)
+                if value is not None:
+                    config[k] = value
             value = truth(config) + rng.normal(0, noise)
             study.tell(trial, value)
             if best is None or value < best[0]:

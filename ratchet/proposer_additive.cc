@@ -41,7 +41,7 @@ class AdditiveProposer : public SearchProposer {
       if (!o.failed) done.push_back(&o), worst = std::max(worst, o.loss);
     }
     if (static_cast<int>(done.size()) < startup_ || done.size() < 2)
-      return RandomConfig(current, rng);
+      return RandomConfig(space_, current, rng);
 
     std::vector<std::vector<double>> rows;
     std::vector<double> y;
@@ -60,7 +60,7 @@ class AdditiveProposer : public SearchProposer {
     std::vector<nlohmann::json> candidates;
     std::vector<std::pair<double, size_t>> ranked;  // predicted loss, candidate
     for (int i = 0; i < candidates_; ++i) {
-      candidates.push_back(i % 2 == 0 ? RandomConfig(current, rng)
+      candidates.push_back(i % 2 == 0 ? RandomConfig(space_, current, rng)
                                       : Moved(done[i / 2 % parents]->params, current, step, rng));
       ranked.emplace_back(post.Predict(w, additive::Features(space_, candidates.back())), i);
     }
@@ -82,15 +82,6 @@ class AdditiveProposer : public SearchProposer {
  private:
   static constexpr double kRidge = 1.0;
   static constexpr size_t kParents = 5;
-
-  nlohmann::json RandomConfig(const nlohmann::json& current, std::mt19937_64& rng) const {
-    nlohmann::json next = current;
-    for (const Param* p : space_.AssignmentOrder()) {
-      nlohmann::json value = SampleValue(*p, rng);
-      if (space_.IsActive(*p, next)) SetPath(next, p->name, value);
-    }
-    return next;
-  }
 
   // `parent` with one to three of its active parameters moved.
   nlohmann::json Moved(const nlohmann::json& parent, const nlohmann::json& current, double step,

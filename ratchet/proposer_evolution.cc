@@ -51,11 +51,7 @@ class EvolutionProposer : public SearchProposer {
     int n_measured = 0;
     for (const Observation& o : all) n_measured += o.failed ? 0 : 1;
     if (n_measured < population_) {
-      for (const Param* p : space_.AssignmentOrder()) {
-        nlohmann::json value = SampleValue(*p, rng);
-        if (space_.IsActive(*p, child)) SetPath(child, p->name, value);
-      }
-      return child;
+      return RandomConfig(space_, current, rng);
     }
     if (population.size() >= 2) {
       // Binary tournament: population is sorted best first except `current`

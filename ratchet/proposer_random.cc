@@ -12,13 +12,7 @@ class RandomProposer : public SearchProposer {
  protected:
   nlohmann::json Mutate(const ProposalContext&, const nlohmann::json& current,
                         std::mt19937_64& rng) override {
-    nlohmann::json next = current;
-    // Controllers first, so a condition is judged on its controller's new value.
-    for (const Param* p : space_.AssignmentOrder()) {
-      nlohmann::json value = SampleValue(*p, rng);  // drawn even if unused: stable rng stream
-      if (space_.IsActive(*p, next)) SetPath(next, p->name, value);
-    }
-    return next;
+    return RandomConfig(space_, current, rng);
   }
 };
 

@@ -239,14 +239,7 @@ class TpeProposer : public SearchProposer {
     std::vector<const Observation*> failed;
     for (const Observation& o : all) (o.failed ? failed : done).push_back(&o);
 
-    nlohmann::json next = current;
-    if (static_cast<int>(done.size()) < startup_) {
-      for (const Param* p : space_.AssignmentOrder()) {
-        nlohmann::json value = SampleValue(*p, rng);
-        if (space_.IsActive(*p, next)) SetPath(next, p->name, value);
-      }
-      return next;
-    }
+    if (static_cast<int>(done.size()) < startup_) return RandomConfig(space_, current, rng);
 
     // Split by loss (ties: older first), then keep each group in run order so
     // the weights favour recent observations as Optuna's do.
@@ -267,6 +260,7 @@ class TpeProposer : public SearchProposer {
 
     // A few draws, preferring one not measured before (a repeat would only
     // be recorded as a duplicate).
+    nlohmann::json next;
     for (int attempt = 0; attempt < 8; ++attempt) {
       next = current;
       for (const Param* p : space_.AssignmentOrder()) {

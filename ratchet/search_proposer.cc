@@ -42,6 +42,16 @@ nlohmann::json SampleValue(const Param& p, std::mt19937_64& rng) {
   return nullptr;
 }
 
+nlohmann::json RandomConfig(const SearchSpace& space, const nlohmann::json& current,
+                            std::mt19937_64& rng) {
+  nlohmann::json next = current;
+  for (const Param* p : space.AssignmentOrder()) {
+    nlohmann::json value = SampleValue(*p, rng);
+    if (space.IsActive(*p, next)) SetPath(next, p->name, value);
+  }
+  return next;
+}
+
 namespace {
 
 std::string Show(const nlohmann::json* v) {

@@ -46,6 +46,13 @@ class SearchProposer : public Proposer {
 // Floats are rounded to 4 significant digits, so configs stay readable.
 nlohmann::json SampleValue(const Param& param, std::mt19937_64& rng);
 
+// `current` with every active search parameter drawn afresh (SampleValue),
+// controllers first so a condition is judged on its controller's new value.
+// Every parameter is drawn, active or not, so the rng stream does not depend
+// on the conditions.
+nlohmann::json RandomConfig(const SearchSpace& space, const nlohmann::json& current,
+                            std::mt19937_64& rng);
+
 // `value` rounded to `digits` significant digits.
 double RoundSignificant(double value, int digits = 4);
 

