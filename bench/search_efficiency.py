@@ -51,10 +51,12 @@ def check_objective(bin_dir):
                 sys.exit(f"objective mismatch on {p}: toy {toy}, python {objective(p)}, c++ {cpp}")
 
 
-def ratchet_curves(bin_dir, strategy, seeds, first_seed, experiments, policy="confirm", options=()):
+def ratchet_curves(bin_dir, strategy, seeds, first_seed, experiments, policy="confirm", options=(),
+                   extra_args=()):
+    """extra_args: more ratchet-bench-search flags, e.g. ("--surrogate", FOREST)."""
     argv = [os.path.join(bin_dir, "ratchet-bench-search"), "search", "--strategy", strategy,
             "--seeds", str(seeds), "--first-seed", str(first_seed), "--experiments", str(experiments),
-            "--policy", policy]
+            "--policy", policy, *extra_args]
     for o in options:
         argv += ["--option", o]
     out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout

@@ -252,5 +252,6 @@ def main():
               f"@25 {(base_true - ours[at25]) / (base_true - peer[at25]):.2f}, "
               f"@{a.experiments} {(base_true - ours[-1]) / (base_true - peer[-1]):.2f} (above 1: ratchet better)")
 
+
 if __name__ == "__main__":
     main()

@@ -21,7 +21,7 @@ import argparse, gzip, json, math, os, random, statistics, subprocess, sys, temp
 
 import numpy as np
 
-from search_efficiency import median_curve
+from search_efficiency import median_curve, ratchet_curves
 from search_tinygpt import ROOT, SHAPE, SPACE_KEYS, suggest
 
 SPEC_FILE = os.path.join(ROOT, "specs", "tinygpt-tokens.json")
@@ -105,16 +105,6 @@ def check(bin_dir, sp, model, baseline, forest, work):
             sys.exit(f"surrogate mismatch on {config}: c++ {cpp}, python {py}")
 
 
-def ratchet_curves(bin_dir, forest, strategy, seeds, noise, options=()):
-    argv = [os.path.join(bin_dir, "ratchet-bench-search"), "search", "--surrogate", forest, "--strategy", strategy,
-            "--seeds", str(seeds), "--noise", str(noise), "--experiments", "50"]
-    for o in options:
-        argv += ["--option", o]
-    rows = [json.loads(l) for l in subprocess.run(argv, check=True, capture_output=True, text=True).stdout.splitlines()]
-    return [r["curve"] for r in rows], statistics.median((r["measurements"] - r["calibration"]) / r["experiments"]
-                                                        for r in rows)
-
-
 def optuna_curves(sp, model, baseline, seeds, noise):
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -164,7 +154,9 @@ def main():
     for s in a.strategies.split(","):
         name, options = ("tpe, independent", ["multivariate=false"]) if s == "tpe-independent" else (s, [])
         kind = "tpe" if s == "tpe-independent" else s
-        results["ratchet " + name] = ratchet_curves(a.bin, forest, kind, a.seeds, a.noise, options)
+        curves, cost = ratchet_curves(a.bin, kind, a.seeds, 1, 50, options=options,
+                                      extra_args=("--surrogate", forest, "--noise", str(a.noise)))
+        results["ratchet " + name] = (curves, statistics.median(cost))
     if a.optuna_seeds > 0:
         results["Optuna TPESampler"] = (optuna_curves(sp, model, baseline, a.optuna_seeds, a.noise), 1.0)
     ref = median_curve(results["ratchet random"][0])[-1] if "ratchet random" in results else None
