@@ -98,9 +98,9 @@ TEST_P(AttentionTest, IsDeterministicAndThreadCountInvariant) {
   }
 }
 
-// T = 70 and 130 cross the kernel's 64-row causal blocks unevenly; head
-// sizes 4 (BLAS fallback), 8, 24, 32, 40 and 64 cover every register-tile
-// width of the small GEMMs.
+// The T values cut the tiles' row blocks (6 to 16 rows, by head size) into
+// uneven remainders, and once evenly (66 by 6); head sizes from 4 to 128
+// cover one to four vectors per tile, two column passes and padded heads.
 INSTANTIATE_TEST_SUITE_P(Sizes, AttentionTest,
                          ::testing::Values(AttnCase{2, 7, 12, 3}, AttnCase{1, 1, 4, 1},
                                            AttnCase{2, 70, 16, 2}, AttnCase{1, 130, 32, 4},
