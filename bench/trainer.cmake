@@ -8,3 +8,8 @@ if(RATCHET_GENERIC_BLAS)
   target_compile_options(ratchet-bench-sgemm PRIVATE -O2)
   target_link_libraries(ratchet-bench-sgemm PRIVATE ${RATCHET_GENERIC_BLAS} ${CMAKE_DL_LIBS})
 endif()
+
+# ratchet-bench-attention: the trainer's attention on a config's shapes against
+# the same process's sgemm rate (bench/RESULTS.md, "Trainer").
+add_executable(ratchet-bench-attention ${CMAKE_CURRENT_LIST_DIR}/attention_speed.cc)
+target_link_libraries(ratchet-bench-attention PRIVATE ratchet_trainer)
