@@ -1,7 +1,7 @@
 // ratchet-bench-attention: the trainer's causal attention, forward and
 // backward, on one of bench/trainer_vs_torch.sh's configs, against the peer
-// rate of a 2-thread sgemm on the same step's largest weight product, timed
-// in the same process.
+// rate of the BLAS's sgemm on the same threads and the step's largest weight
+// product, timed in the same process (OMP_NUM_THREADS sets the threads).
 //
 //   ratchet-bench-attention [tiny|small|wide4|deep8] [REPEATS]
 //
