@@ -221,19 +221,20 @@ Workspace Workspace::OpenOrCreate(const fs::path& dir_in, const fs::path& templa
     throw Error(dir.string() + ": exists and is neither empty nor a ratchet workspace");
   }
 
-  const bool existed = fs::exists(dir);
+  // Made beside dir and renamed onto it (rename replaces an empty
+  // directory): a controller killed halfway, even by SIGKILL, leaves only
+  // the staging directory, which the next attempt removes.
+  const fs::path staging = dir.parent_path() / ("." + dir.filename().string() + ".ratchet-new");
+  std::error_code ec;
+  fs::remove_all(staging, ec);
   try {
-    return Create(dir, template_dir);
+    Create(staging, template_dir);
+    fs::rename(staging, dir);
   } catch (...) {
-    // dir was empty or absent: undo the half-made workspace so a retry works.
-    std::error_code ec;
-    if (existed) {
-      for (const auto& entry : fs::directory_iterator(dir, ec)) fs::remove_all(entry.path(), ec);
-    } else {
-      fs::remove_all(dir, ec);
-    }
+    fs::remove_all(staging, ec);
     throw;
   }
+  return Open(dir);
 }
 
 Workspace Workspace::Create(const fs::path& dir, const fs::path& template_dir) {

@@ -43,8 +43,10 @@ class Workspace {
   // files and directories of `template_dir` are copied (a symlink or special
   // file in the template throws; `.git` and `.ratchet` are skipped), committed
   // as the baseline on `main` (files the template's .gitignore ignores are
-  // copied but not committed) and tagged `ratchet-baseline`. If creation
-  // fails, what it made in `dir` is removed again.
+  // copied but not committed) and tagged `ratchet-baseline`. It is made in a
+  // staging directory beside `dir` and renamed onto it, so a creation that
+  // fails or is killed leaves `dir` as it was (the next call removes the
+  // staging directory).
   static Workspace OpenOrCreate(const std::filesystem::path& dir,
                                 const std::filesystem::path& template_dir);
   // Opens an existing workspace; throws if `dir` is not one.

@@ -2,7 +2,10 @@
 
 #include <git2.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -403,6 +406,37 @@ TEST_F(WorkspaceTest, AReusedSlotCommitsWhatAFreshWorktreeWould) {
     if (round == 2) base = reused;  // an accept moves the base
   }
   ws.RemoveCandidate("t", 0);
+}
+
+// A controller killed while it creates the workspace (SIGKILL at any point:
+// a child process creates, the test kills it after 0-30 ms) must leave
+// nothing that stops the next run from creating it, whether the directory
+// was absent or an empty one the user made.
+TEST_F(WorkspaceTest, CreationKilledAtAnyPointLeavesNothingInTheWay) {
+  int interrupted = 0;
+  for (int delay_us = 0; delay_us < 30000; delay_us += 200) {
+    fs::remove_all(dir_);
+    if (delay_us % 400 == 0) fs::create_directories(dir_);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      try {
+        Workspace::OpenOrCreate(dir_, tmpl_);
+      } catch (...) {
+      }
+      _exit(0);
+    }
+    usleep(delay_us);
+    kill(child, SIGKILL);
+    int status = 0;
+    waitpid(child, &status, 0);
+    if (WIFSIGNALED(status)) interrupted++;
+    Workspace ws = Workspace::OpenOrCreate(dir_, tmpl_);
+    EXPECT_FALSE(ws.BaselineCommit().empty()) << "killed after " << delay_us << " us";
+    EXPECT_EQ(ReadFile(dir_ / "params.json"), "{\"lr\": 0.1}\n");
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(interrupted, 10);  // the kills did land inside creations
 }
 
 TEST_F(WorkspaceTest, LockFilesLeftByAKilledControllerAreCleared) {
