@@ -38,10 +38,13 @@ class AdditiveProposer : public SearchProposer {
     std::vector<const Observation*> done;
     double worst = -std::numeric_limits<double>::infinity();
     for (const Observation& o : all) {
-      if (!o.failed) done.push_back(&o), worst = std::max(worst, o.loss);
+      if (o.failed) continue;
+      done.push_back(&o);
+      worst = std::max(worst, o.loss);
     }
-    if (static_cast<int>(done.size()) < startup_ || done.size() < 2)
+    if (static_cast<int>(done.size()) < startup_ || done.size() < 2) {
       return RandomConfig(space_, current, rng);
+    }
 
     std::vector<std::vector<double>> rows;
     std::vector<double> y;
@@ -67,10 +70,7 @@ class AdditiveProposer : public SearchProposer {
     std::sort(ranked.begin(), ranked.end());
     // The best not measured before (a repeat would be recorded as a duplicate).
     for (const auto& [loss, i] : ranked) {
-      bool seen = false;
-      for (const Observation& o : all)
-        seen = seen || SameSearchPoint(space_, o.params, candidates[i]);
-      if (!seen) return candidates[i];
+      if (!Measured(space_, all, candidates[i])) return candidates[i];
     }
     return candidates[ranked.front().second];
   }

@@ -45,14 +45,11 @@ class EvolutionProposer : public SearchProposer {
       if (!seen) population.push_back(o->params);
     }
 
-    nlohmann::json child = current;
     // The first generation: random individuals until the population is full
     // (mutating only the baseline would search a small corner of the space).
-    int n_measured = 0;
-    for (const Observation& o : all) n_measured += o.failed ? 0 : 1;
-    if (n_measured < population_) {
-      return RandomConfig(space_, current, rng);
-    }
+    if (static_cast<int>(ranked.size()) < population_) return RandomConfig(space_, current, rng);
+
+    nlohmann::json child = current;
     if (population.size() >= 2) {
       // Binary tournament: population is sorted best first except `current`
       // at 0, which is the ratchet's best and wins ties.
@@ -63,7 +60,6 @@ class EvolutionProposer : public SearchProposer {
       };
       const nlohmann::json& mother = pick();
       const nlohmann::json& father = pick();
-      child = current;
       for (const Param* p : space_.AssignmentOrder()) {
         if (!space_.IsActive(*p, child)) continue;
         bool from_father = std::bernoulli_distribution(0.5)(rng);
@@ -92,11 +88,7 @@ class EvolutionProposer : public SearchProposer {
     // A child equal to a measured configuration would only be a duplicate:
     // move it until it is new (a few tries; tiny spaces may have no new point).
     auto measured = [&](const nlohmann::json& c) {
-      if (SameSearchPoint(space_, c, current)) return true;
-      for (const Observation& o : all) {
-        if (SameSearchPoint(space_, c, o.params)) return true;
-      }
-      return false;
+      return SameSearchPoint(space_, c, current) || Measured(space_, all, c);
     };
     for (int attempt = 0; attempt < 32 && (!mutated || measured(child)); ++attempt) {
       const Param* p = active[std::uniform_int_distribution<size_t>(0, active.size() - 1)(rng)];

@@ -267,9 +267,7 @@ class TpeProposer : public SearchProposer {
         if (!space_.IsActive(*p, next)) continue;
         SetPath(next, p->name, SampleParam(*p, below, above, candidates, rng));
       }
-      bool seen = false;
-      for (const Observation& o : all) seen = seen || SameSearchPoint(space_, o.params, next);
-      if (!seen) break;
+      if (!Measured(space_, all, next)) break;
     }
     return next;
   }
@@ -393,8 +391,7 @@ class TpeProposer : public SearchProposer {
         use[j] = true;
         SetPath(next, p->name, v);
       }
-      bool seen = false;
-      for (const Observation& o : all) seen = seen || SameSearchPoint(space_, o.params, next);
+      const bool seen = Measured(space_, all, next);
       const double score = l.LogPdf(x, use) - g.LogPdf(x, use);
       if ((best_seen && !seen) || (seen == best_seen && score > best_score)) {
         best = next, best_score = score, best_seen = seen;

@@ -124,6 +124,14 @@ bool SameSearchPoint(const SearchSpace& space, const nlohmann::json& a, const nl
   return true;
 }
 
+bool Measured(const SearchSpace& space, const std::vector<Observation>& observed,
+              const nlohmann::json& config) {
+  for (const Observation& o : observed) {
+    if (SameSearchPoint(space, o.params, config)) return true;
+  }
+  return false;
+}
+
 int64_t ExperimentsSinceAccepted(const std::vector<HistoryEntry>& history) {
   int64_t count = 0;
   for (auto it = history.rbegin(); it != history.rend(); ++it) {

@@ -52,6 +52,11 @@ std::vector<Observation> Observations(const ProposalContext& ctx, bool include_p
 // True if the search-space parameters of `a` and `b` are equal.
 bool SameSearchPoint(const SearchSpace& space, const nlohmann::json& a, const nlohmann::json& b);
 
+// True if `config` is, as a search point, one of `observed` (proposing it
+// again would only be recorded as a duplicate).
+bool Measured(const SearchSpace& space, const std::vector<Observation>& observed,
+              const nlohmann::json& config);
+
 // Experiments since the last accepted one (the baseline counts as accepted);
 // duplicates and interrupted experiments cost nothing and are not counted.
 int64_t ExperimentsSinceAccepted(const std::vector<HistoryEntry>& history);
