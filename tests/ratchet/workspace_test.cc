@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -409,16 +410,15 @@ TEST_F(WorkspaceTest, AReusedSlotCommitsWhatAFreshWorktreeWould) {
 }
 
 // A controller killed while it creates the workspace (SIGKILL at any point:
-// a child process creates, the test kills it after 0-30 ms) must leave
-// nothing that stops the next run from creating it, whether the directory
-// was absent or an empty one the user made.
+// a child process creates it and is killed at one of 60 points spread over
+// the time a whole creation takes) must leave nothing that stops the next run
+// from creating it, whether the directory was absent or an empty one the
+// user made.
 TEST_F(WorkspaceTest, CreationKilledAtAnyPointLeavesNothingInTheWay) {
-  int interrupted = 0;
-  for (int delay_us = 0; delay_us < 30000; delay_us += 200) {
-    fs::remove_all(dir_);
-    if (delay_us % 400 == 0) fs::create_directories(dir_);
+  // Starts a child that creates the workspace; kills it after `delay_us`
+  // (never, if negative). Returns whether it died by the signal.
+  auto create_in_child = [&](int delay_us) {
     const pid_t child = fork();
-    ASSERT_GE(child, 0);
     if (child == 0) {
       try {
         Workspace::OpenOrCreate(dir_, tmpl_);
@@ -426,17 +426,31 @@ TEST_F(WorkspaceTest, CreationKilledAtAnyPointLeavesNothingInTheWay) {
       }
       _exit(0);
     }
-    usleep(delay_us);
-    kill(child, SIGKILL);
+    if (delay_us >= 0) {
+      usleep(delay_us);
+      kill(child, SIGKILL);
+    }
     int status = 0;
     waitpid(child, &status, 0);
-    if (WIFSIGNALED(status)) interrupted++;
+    return WIFSIGNALED(status);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_FALSE(create_in_child(-1));
+  const auto whole = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+  int interrupted = 0;
+  for (int i = 0; i < 60; ++i) {
+    fs::remove_all(dir_);
+    if (i % 2 == 0) fs::create_directories(dir_);
+    const int delay_us = static_cast<int>(whole * i / 50);
+    if (create_in_child(delay_us)) interrupted++;
     Workspace ws = Workspace::OpenOrCreate(dir_, tmpl_);
     EXPECT_FALSE(ws.BaselineCommit().empty()) << "killed after " << delay_us << " us";
     EXPECT_EQ(ReadFile(dir_ / "params.json"), "{\"lr\": 0.1}\n");
     if (HasFailure()) return;
   }
-  EXPECT_GT(interrupted, 10);  // the kills did land inside creations
+  EXPECT_GE(interrupted, 20) << "a whole creation took " << whole << " us";
 }
 
 TEST_F(WorkspaceTest, LockFilesLeftByAKilledControllerAreCleared) {
