@@ -1,6 +1,5 @@
 #include "bench/surrogate_forest.h"
 
-#include <cmath>
 #include <fstream>
 
 #include "ratchet/error.h"
@@ -56,11 +55,8 @@ std::vector<double> SurrogateForest::Features(const nlohmann::json& config) cons
       size_t index = 0;
       while (index < p.values.size() && p.values[index] != *v) ++index;
       x.push_back(static_cast<double>(index));
-    } else if (p.log) {
-      x.push_back((std::log(v->get<double>()) - std::log(p.min)) /
-                  (std::log(p.max) - std::log(p.min)));
     } else {
-      x.push_back((v->get<double>() - p.min) / (p.max - p.min));
+      x.push_back(RangePosition(p, v->get<double>()));
     }
   }
   return x;

@@ -13,12 +13,6 @@ bool IsChoice(const Param& p) {
 
 size_t ChoiceCount(const Param& p) { return p.type == Param::Type::kBool ? 2 : p.values.size(); }
 
-// Where `v` sits in p's range, 0..1 (on the log range when p.log).
-double Unit(const Param& p, double v) {
-  if (p.log) return (std::log(v) - std::log(p.min)) / (std::log(p.max) - std::log(p.min));
-  return (v - p.min) / (p.max - p.min);
-}
-
 // Solves L·x = b in place (L lower, row-major d × d).
 void SolveLower(const std::vector<double>& l, size_t d, std::vector<double>& b) {
   for (size_t i = 0; i < d; ++i) {
@@ -61,7 +55,7 @@ std::vector<double> Features(const SearchSpace& space, const nlohmann::json& con
         x.push_back(is_c ? 1.0 : 0.0);
       }
     } else {
-      const double z = active ? Unit(p, v->get<double>()) - 0.5 : 0.0;
+      const double z = active ? RangePosition(p, v->get<double>()) - 0.5 : 0.0;
       x.push_back(z);
       x.push_back(z * z);
     }

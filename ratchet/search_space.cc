@@ -20,6 +20,11 @@ std::string TypeName(Param::Type type) {
   return "?";
 }
 
+double RangePosition(const Param& p, double v) {
+  if (p.log) return (std::log(v) - std::log(p.min)) / (std::log(p.max) - std::log(p.min));
+  return (v - p.min) / (p.max - p.min);
+}
+
 const Param* SearchSpace::Find(const std::string& name) const {
   for (const Param& p : params) {
     if (p.name == name) return &p;

@@ -29,6 +29,10 @@ struct Param {
 // "float", "int", "choice", "bool".
 std::string TypeName(Param::Type type);
 
+// Where the number `v` sits in p's range: 0 at min, 1 at max, measured on
+// the log range when p.log. REQUIRES: p is kFloat or kInt.
+double RangePosition(const Param& p, double v);
+
 struct SearchSpace {
   std::vector<Param> params;  // in the spec's order
 
