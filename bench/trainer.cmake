@@ -13,3 +13,8 @@ endif()
 # the same process's sgemm rate (bench/RESULTS.md, "Trainer").
 add_executable(ratchet-bench-attention ${CMAKE_CURRENT_LIST_DIR}/attention_speed.cc)
 target_link_libraries(ratchet-bench-attention PRIVATE ratchet_trainer)
+
+# ratchet-bench-gemm-pieces: the trainer's thread-count-invariant products
+# against OpenBLAS's own threading, same process (bench/gemm_pieces.sh).
+add_executable(ratchet-bench-gemm-pieces ${CMAKE_CURRENT_LIST_DIR}/gemm_pieces.cc)
+target_link_libraries(ratchet-bench-gemm-pieces PRIVATE ratchet_trainer)

@@ -34,21 +34,21 @@
 //   buffers; attention and the norms' backward keep small per-thread ones,
 //   grown the first time a shape is met.
 // - Deterministic: the same inputs give bitwise the same outputs for any
-//   OpenMP thread count (every reduction runs in a fixed order per output
-//   element; no atomics), as long as the BLAS is itself deterministic for the
-//   thread count (OpenBLAS sgemm splits M/N, not K: see ops_matmul_test).
+//   OpenMP thread count, on any BLAS kernel (every reduction runs in a fixed
+//   order per output element; no atomics; matrix products are cut into
+//   pieces fixed by shape, each a single-threaded BLAS call: gemm_pieces.h).
 // - exp and tanh are vectorized approximations (ops_math.h): ~3e-7 relative
 //   error; softmax terms below e^-80 are flushed to 0 (never denormal).
 // - Preconditions (C % NH == 0, even hs for rope, ...) are asserts: the
 //   trainer validates its config once on entry.
 //
-// Threads and BLAS: matmul_* and newton_schulz call cblas_sgemm/ssyrk at top
-// level and let the BLAS thread them (do not call them from inside your own
-// omp parallel region); every other op is its own OpenMP loop (attention
-// over (b, head) with register-tiled products, attention_tiles.h). With the
-// OpenMP build of OpenBLAS both share one thread pool; the pthread build
-// keeps its own threads next to OpenMP's and oversubscribes the cores.
-// trainer/CMakeLists.txt links the OpenMP build.
+// Threads and BLAS: every op is its own OpenMP loop, matmul_* and
+// newton_schulz too (an omp loop over single-threaded sgemm pieces; call
+// them at top level, not from inside your own omp parallel region, or they
+// run on one thread); attention runs over (b, head) with register-tiled
+// products (attention_tiles.h). The BLAS runs one thread per call, so its
+// OpenMP and pthread builds behave alike; trainer/CMakeLists.txt links the
+// OpenMP build.
 #pragma once
 
 #include <cstddef>

@@ -1,12 +1,12 @@
 // Newton–Schulz orthogonalization for Muon (Keller Jordan's quintic
-// iteration), in FP32 through sgemm. Called by the optimizer once per hidden
-// matrix per step, outside any omp parallel region (the BLAS threads it).
-#include <cblas.h>
-
+// iteration), in FP32 through gemm_pieces (thread-count invariant). Called by
+// the optimizer once per hidden matrix per step, outside any omp parallel
+// region (the pieces are its threads).
 #include <algorithm>
 #include <cassert>
 #include <cmath>
 
+#include "trainer/gemm_pieces.h"
 #include "trainer/ops.h"
 
 namespace ratchet::train {
@@ -14,15 +14,6 @@ namespace ratchet::train {
 namespace {
 
 constexpr float kA = 3.4445f, kB = -4.7750f, kC = 2.0315f;
-
-// s[m,m]: copies the upper triangle onto the lower one.
-void MirrorUpper(float* s, int m) {
-  for (int i = 0; i < m; i++) {
-    for (int j = 0; j < i; j++) {
-      s[static_cast<size_t>(i) * m + j] = s[static_cast<size_t>(j) * m + i];
-    }
-  }
-}
 
 }  // namespace
 
@@ -59,17 +50,14 @@ void newton_schulz(float* out, const float* g, float* scratch, int rows, int col
   }
 
   for (int step = 0; step < steps; step++) {
-    // A = X Xᵀ and Bm = b A + c A A are symmetric: ssyrk computes one
-    // triangle at half the flops of sgemm (A A = A Aᵀ), then it is mirrored.
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, n, 1.0f, X, n, 0.0f, A, m);
-    MirrorUpper(A, m);
+    // A = X Xᵀ and Bm = b A + c A A are symmetric (A A = A Aᵀ): computed
+    // as one triangle, at about half the flops of sgemm.
+    ssyrk_pieces(m, n, 1.0f, X, n, 0.0f, A, m);
     std::copy(A, A + mm, Bm);
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, m, kC, A, m, kB, Bm, m);
-    MirrorUpper(Bm, m);
+    ssyrk_pieces(m, m, kC, A, m, kB, Bm, m);
     // X_next = a X + Bm X
     std::copy(X, X + mn, X_next);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, m, 1.0f, Bm, m, X, n, kA, X_next,
-                n);
+    sgemm_pieces(false, false, m, n, m, 1.0f, Bm, m, X, n, kA, X_next, n);
     std::swap(X, X_next);
   }
 

@@ -16,7 +16,6 @@
 #include "trainer/checkpoint.h"
 #include "trainer/schedule.h"
 
-extern "C" void openblas_set_num_threads(int);
 extern "C" char* openblas_get_corename(void);  // which kernels OpenBLAS runs
 
 namespace ratchet::train {
@@ -81,8 +80,7 @@ void PrintProfile(std::ostream& out, const OpTimes& t, double total) {
 
 void SetThreads(int threads) {
   if (threads <= 0) return;
-  omp_set_num_threads(threads);
-  openblas_set_num_threads(threads);
+  omp_set_num_threads(threads);  // the BLAS runs single-threaded pieces (gemm_pieces.h)
 }
 
 TrainSummary TrainLoop(Model& model, Optimizer& optimizer, DataLoader& data, const Budget& budget,

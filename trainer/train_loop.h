@@ -52,7 +52,7 @@ struct TrainSummary {
   OpTimes times;              // filled when profiling
 };
 
-// Sets the OpenMP and BLAS thread counts (one pool with the OpenMP BLAS).
+// Sets the OpenMP thread count, which products use too (gemm_pieces.h).
 void SetThreads(int threads);
 
 // The whole program. Throws ratchet::Error for bad inputs or a NaN loss.

@@ -1,4 +1,4 @@
-# Kernel tests for trainer/ops_*.cc (fast kernels vs naive twins, finite
+# Kernel tests for trainer/ops_*.cc and gemm_pieces.cc (fast kernels vs naive twins, finite
 # differences, determinism, thread-count invariance). The BLAS comes with
 # ratchet_trainer (trainer/CMakeLists.txt links Debian's openblas-openmp).
 ratchet_test(ops_tests
@@ -12,7 +12,9 @@ ratchet_test(ops_tests
     ops_attention_test.cc
     ops_loss_test.cc
     ops_newton_schulz_test.cc
-  LIBS ratchet_trainer)
+    gemm_pieces_test.cc
+  LIBS ratchet_trainer
+  LABELS blas)
 if(TARGET ops_tests)
   # The same code generation as the kernels for the inline math of ops_math.h.
   target_compile_options(ops_tests PRIVATE -march=native -ffp-contract=fast)
