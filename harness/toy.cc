@@ -10,7 +10,8 @@
 // --noise seeded by --seed, and writes R.json. The noise and the seed come
 // from the command line (the spec), never from the params, so a mutation
 // cannot win by changing them. Switches in the params imitate what a bad
-// mutation does to a real trainer: crash, hang, NaN, flood, exit code.
+// mutation does to a real trainer: crash, hang, NaN, flood, exit code, and
+// a pinned seed (a trainer edited to ignore --seed).
 //
 // Exit codes: 0 ok, 1 runtime failure (missing result file), 2 bad usage or
 // bad params, anything else: the `exit_code` switch.
@@ -208,7 +209,7 @@ void WriteResultAtomic(const std::string& path, const std::string& text) {
 int Train(int argc, char** argv) {
   auto flags = ParseFlags(argc, argv, {"params", "seed", "out", "noise", "work-ms"});
   const std::string& params_path = Required(flags, "params");
-  const uint64_t seed = ParseNumber<uint64_t>(Required(flags, "seed"), "seed");
+  uint64_t seed = ParseNumber<uint64_t>(Required(flags, "seed"), "seed");
   const std::string& out_path = Required(flags, "out");
   const double noise = flags.count("noise") ? ParseNumber<double>(flags["noise"], "noise") : 0.0;
   const int64_t work_ms =
@@ -222,6 +223,9 @@ int Train(int argc, char** argv) {
     throw Failure(2, params_path + ": " + e.what());
   }
   const Params p = ReadParams(j, params_path);
+  if (j.contains("pinned_seed") && j["pinned_seed"].is_number_unsigned()) {
+    seed = j["pinned_seed"].get<uint64_t>();  // one lucky draw, whatever --seed says
+  }
   std::printf("toy: training seed=%llu noise=%s work_ms=%lld params=%s\n",
               static_cast<unsigned long long>(seed), FormatDouble(noise).c_str(),
               static_cast<long long>(work_ms), ParamsToJson(p).dump().c_str());

@@ -76,6 +76,19 @@ nlohmann::json FreshNumbers(const AcceptanceRule& rule, const std::vector<double
           {"min_delta", rule.min_delta}};
 }
 
+// True when the first and every fresh measurement (at least two), each under
+// its own seed, agree to 1e-12 relative while the run's repeats vary (noise sd
+// > 0): the candidate does not let the seed reach its result, so its
+// "improvement" is one lucky draw repeated, however consistent it looks.
+bool IgnoresTheSeed(const Verdict& gate, const std::vector<double>& fresh, const Noise& noise) {
+  if (fresh.size() < 2 || noise.sd <= 0 || !gate.numbers.contains("first")) return false;
+  const double first = gate.numbers["first"].get<double>();
+  for (double v : fresh) {
+    if (std::fabs(v - first) > 1e-12 * std::max(std::fabs(v), std::fabs(first))) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 double Mean(const std::vector<double>& values) {
@@ -194,7 +207,18 @@ Verdict DecideFresh(const AcceptanceRule& rule, const std::vector<double>& best,
   repeats = std::max(1, repeats);
   bool round_complete = fresh.size() % static_cast<size_t>(repeats) == 0;
   Verdict verdict;
-  if (round_complete) {
+  const bool ignores_seed = IgnoresTheSeed(gate, fresh, noise);
+  if (ignores_seed) {
+    const double best_mean = Mean(best), fresh_mean = Mean(fresh);
+    verdict.numbers = FreshNumbers(rule, best, fresh, best_mean, fresh_mean,
+                                   Improvement(rule.goal, best_mean, fresh_mean));
+    verdict.numbers["noise_sd"] = noise.sd;
+    verdict.kind = Verdict::Kind::kReject;
+    verdict.reason = "ignores the seed: the first and " + std::to_string(fresh.size()) +
+                     " fresh measurements, each under its own seed, are all " +
+                     Format(fresh_mean) + ", while the run's repeats vary (noise sd " +
+                     Format(noise.sd) + ")";
+  } else if (round_complete) {
     verdict = DecideConfirm(rule, best, fresh, noise, static_cast<int>(fresh.size()) / repeats);
   } else {
     double best_mean = Mean(best);
@@ -214,7 +238,9 @@ Verdict DecideFresh(const AcceptanceRule& rule, const std::vector<double>& best,
                        Format(fresh_mean) + " no better than the best's " + Format(best_mean);
     }
   }
-  verdict.numbers["futility_stop"] = verdict.kind == Verdict::Kind::kReject && !round_complete;
+  verdict.numbers["ignores_seed"] = ignores_seed;
+  verdict.numbers["futility_stop"] =
+      verdict.kind == Verdict::Kind::kReject && !round_complete && !ignores_seed;
   verdict.numbers["repeats"] = repeats;
   verdict.numbers["rounds"] = (fresh.size() + repeats - 1) / repeats;  // begun
   for (const char* key : {"first", "gate", "gate_sd"}) {

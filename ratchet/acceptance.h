@@ -27,6 +27,12 @@
 // only `repeats` fresh measurements); the second round, tested on all fresh
 // ones, accepts most of them, while a no-change candidate rarely gets that far
 // (measured on the A/A and search benches, bench/RESULTS.md).
+// A candidate whose first and fresh measurements (two or more fresh) are all
+// the same to 1e-12 relative although each had its own seed, while the run's
+// repeats vary, is rejected as soon as that shows: it "ignores the seed"
+// (a trainer pinned to one lucky seed repeats one draw, which a t-test would
+// take for a consistent gain). A noise-free run (sd 0, e.g. a deterministic
+// kernel bench) is not affected.
 // Every decision carries the numbers it was made on, so `ratchet show N`
 // can explain it.
 #pragma once

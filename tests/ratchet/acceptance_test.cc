@@ -165,15 +165,46 @@ TEST(ConfirmPolicy, DecidesByTheTTestOnceTheRoundIsComplete) {
             std::string::npos);
 }
 
+// The seed incident of the public autoresearch runs: a trainer pinned to one
+// lucky seed repeats the same draw, so its fresh measurements agree exactly
+// and a t-test would see a consistent gain of one noise sd.
+TEST(ConfirmPolicy, RejectsACandidateWhoseMeasurementsIgnoreTheSeed) {
+  std::vector<double> best = {1.00, 1.02, 0.98};
+  Verdict gate = PassedGate(best, 0.97);
+  Noise noise{0.02, 4};  // the baseline's calibration repeats vary
+  Verdict one = DecideFresh(Rule(Policy::kConfirm), best, gate, {0.97}, noise, 3);
+  EXPECT_EQ(one.kind, Kind::kMeasureMore) << one.reason;  // one agreeing seed proves nothing
+  Verdict two = DecideFresh(Rule(Policy::kConfirm), best, gate, {0.97, 0.97 * (1 + 1e-13)}, noise, 3);
+  EXPECT_EQ(two.kind, Kind::kReject);
+  EXPECT_EQ(two.reason.rfind("ignores the seed", 0), 0u) << two.reason;
+  EXPECT_TRUE(two.numbers["ignores_seed"].get<bool>());
+  EXPECT_FALSE(two.numbers["futility_stop"].get<bool>());
+  // The same numbers, one of them a hair apart: an honest candidate that
+  // the t-test then accepts.
+  Verdict honest = DecideFresh(Rule(Policy::kConfirm), best, gate, {0.97, 0.97001, 0.96999},
+                               Noise{0.001, 4}, 3);
+  EXPECT_FALSE(honest.numbers["ignores_seed"].get<bool>());
+  EXPECT_EQ(honest.kind, Kind::kAccept) << honest.reason;
+}
+
+TEST(ConfirmPolicy, ANoiseFreeRunMayRepeatItselfExactly) {
+  // A deterministic metric (noise sd 0): equal measurements are its nature.
+  std::vector<double> best = {2.0, 2.0};
+  Verdict gate = PassedGate(best, 1.5);
+  Verdict v = DecideFresh(Rule(Policy::kConfirm), best, gate, {1.5, 1.5}, Noise{0.0, 2}, 2);
+  EXPECT_FALSE(v.numbers["ignores_seed"].get<bool>());
+  EXPECT_EQ(v.kind, Kind::kAccept) << v.reason;
+}
+
 TEST(ConfirmPolicy, SanityBoundTakesAWholeSecondRound) {
   AcceptanceRule rule = Rule(Policy::kConfirm);
   rule.max_improvement = 0.1;
   std::vector<double> best = {1.0, 1.0};
   Verdict gate = PassedGate(best, 0.5);
   Noise noise{0.01, 4};
-  EXPECT_EQ(DecideFresh(rule, best, gate, {0.5, 0.5}, noise, 2).kind, Kind::kMeasureMore);
-  EXPECT_EQ(DecideFresh(rule, best, gate, {0.5, 0.5, 0.5}, noise, 2).kind, Kind::kMeasureMore);
-  EXPECT_EQ(DecideFresh(rule, best, gate, {0.5, 0.5, 0.5, 0.5}, noise, 2).kind, Kind::kAccept);
+  EXPECT_EQ(DecideFresh(rule, best, gate, {0.5, 0.51}, noise, 2).kind, Kind::kMeasureMore);
+  EXPECT_EQ(DecideFresh(rule, best, gate, {0.5, 0.51, 0.49}, noise, 2).kind, Kind::kMeasureMore);
+  EXPECT_EQ(DecideFresh(rule, best, gate, {0.5, 0.51, 0.49, 0.5}, noise, 2).kind, Kind::kAccept);
 }
 
 // best {1.00, 1.01}, sd 0.02 with 10 dof: t_crit(0.01) = 2.764; two fresh

@@ -161,7 +161,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCandidate{"nan", {{"nan", {{"type", "bool"}}}}, json::object(), "crashed",
                      "score is nan"},
         BadCandidate{"exit", {{"exit_code", {{"type", "choice"}, {"values", {3}}}}},
-                     json::object(), "crashed", "exit 3"}),
+                     json::object(), "crashed", "exit 3"},
+        // A trainer pinned to a lucky seed (its draw is -1.95 sd): every
+        // measurement repeats it, which the t-test alone would accept.
+        BadCandidate{"pinned_seed", {{"pinned_seed", {{"type", "choice"}, {"values", {122}}}}},
+                     json::object(), "rejected", "ignores the seed"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(E2E, FloodingCandidateKeepsItsLogsUnderTheCap) {
