@@ -8,6 +8,7 @@
 
 #include "harness/kbench_check.h"
 #include "harness/kbench_compile.h"
+#include "harness/kbench_peak.h"
 #include "harness/kbench_timing.h"
 #include "harness/kbench_types.h"
 #include "ratchet/error.h"
@@ -90,6 +91,27 @@ std::string SpotCheck(const KernelType& type, const std::vector<Problem>& proble
   return "";
 }
 
+// A correct compute-bound kernel cannot run faster than the FMA units allow;
+// one that does is not computing what it is timed on. The margin covers a
+// measured peak a little below the true one (a busy machine, turbo).
+constexpr double kPlausibleOverPeak = 1.5;
+
+std::string BeyondPeak(const KernelType& type, const std::vector<Problem>& problems,
+                       const std::vector<ProblemTiming>& timed, double peak_gflops) {
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const double fastest = type.Work(problems[i]) / timed[i].stats.min / 1e9;
+    if (fastest > kPlausibleOverPeak * peak_gflops) {
+      char text[256];
+      std::snprintf(text, sizeof text,
+                    "timing: %s: %.4g GFLOP/s on its fastest call is implausible, beyond %.2gx "
+                    "this machine's FP32 FMA peak of %.4g GFLOP/s",
+                    type.Describe(problems[i]).c_str(), fastest, kPlausibleOverPeak, peak_gflops);
+      return text;
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 json RunKbench(const KbenchOptions& options) {
@@ -158,6 +180,16 @@ json RunKbench(const KbenchOptions& options) {
   if (!timed.ok) return Fail(report, "timing: " + timed.error);
   const std::string wrong = SpotCheck(*type, problems, inputs, timed.problems);
   if (!wrong.empty()) return Fail(report, wrong);
+  int timed_calls = 0;
+  for (const ProblemTiming& t : timed.problems) timed_calls += t.stats.samples;
+  report["timed_calls_checked"] = timed_calls;
+  if (type->MetricKey() == "gflops") {
+    const double peak = options.fma_peak_gflops > 0 ? options.fma_peak_gflops
+                                                    : MeasureFmaPeakGflops(options.threads);
+    report["fma_peak_gflops"] = Round(peak);
+    const std::string implausible = BeyondPeak(*type, problems, timed.problems, peak);
+    if (!implausible.empty()) return Fail(report, implausible);
+  }
 
   TimingResult blas;
   const bool with_blas = options.blas && type->Name() == "matmul";

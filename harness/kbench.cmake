@@ -16,6 +16,7 @@ add_library(ratchet_kbench STATIC
   ${CMAKE_CURRENT_LIST_DIR}/kbench_check.cc
   ${CMAKE_CURRENT_LIST_DIR}/kbench_child.cc
   ${CMAKE_CURRENT_LIST_DIR}/kbench_compile.cc
+  ${CMAKE_CURRENT_LIST_DIR}/kbench_peak.cc
   ${CMAKE_CURRENT_LIST_DIR}/kbench_reference.cc
   ${CMAKE_CURRENT_LIST_DIR}/kbench_timing.cc
   ${CMAKE_CURRENT_LIST_DIR}/kbench_types.cc)

@@ -2,9 +2,13 @@
 //
 // RunKbench compiles the candidate (kbench_compile.h), checks it in a child
 // process against the double-precision reference (kbench_check.h), times it
-// on the benchmark problems in another child (kbench_timing.h), spot-checks
-// the timed outputs, and for matmul times OpenBLAS on the same problems. The
-// report is one JSON object:
+// on the benchmark problems in another child (kbench_timing.h: every timed
+// call on fresh inputs, alternately at new addresses, into a NaN-poisoned
+// output, checked after it: every element finite, random rows against the
+// reference), calls it once more on the bench's inputs and spot-checks that
+// output here, refuses a compute-bound kernel timed beyond 1.5x the
+// machine's measured FMA peak (kbench_peak.h), and for matmul times OpenBLAS
+// on the same problems. The report is one JSON object:
 //
 //   {"type":"matmul","correct":true,"threads":1,
 //    "checks":[{"stage":"sweep","shape":"M=7,N=13,K=17","inputs":"normal",
@@ -23,7 +27,9 @@
 // less than the wall-time rates; with --threads 1 they are the kernel's
 // speed, with more threads they are work per CPU-second (idle-spinning
 // threads count), not wall speed. Also:
-// "compile_seconds", "loadavg" (the 1-minute load: timings on a busy machine
+// "timed_calls_checked" (how many timed calls had their output checked),
+// "fma_peak_gflops" (gflops types), "compile_seconds", "loadavg" (the
+// 1-minute load: timings on a busy machine
 // are slow and noisy), "quick" when set, and with the OpenBLAS timing
 // "blas_core": the OpenBLAS kernel it ran (PrepareBlasCore).
 //
@@ -51,6 +57,7 @@ struct KbenchOptions {
   double compile_timeout_seconds = 120;
   double check_timeout_seconds = 60;    // The whole correctness child.
   double timing_timeout_seconds = 120;  // The whole timing child.
+  double fma_peak_gflops = 0;           // 0: measured (MeasureFmaPeakGflops); tests set it.
 };
 
 // Throws ratchet::Error for what is not the candidate's fault (an unknown

@@ -50,6 +50,7 @@ enum RecordTag : uint32_t {
   kRecordOutput = 2,      // index: case; payload: OutputHeader then the floats.
   kRecordSamples = 3,     // index: bench problem; payload: doubles (seconds per call).
   kRecordCpuSamples = 4,  // index: bench problem; payload: doubles (CPU seconds per call).
+  kRecordWrongOutput = 5, // index: bench problem; payload: why a timed call's output was wrong.
 };
 struct OutputHeader {
   uint32_t call = 0;   // 0 for the first call of a case.

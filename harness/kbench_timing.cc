@@ -6,9 +6,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <random>
 
+#include "harness/kbench_check.h"
 #include "harness/kbench_child.h"
 #include "trainer/blas_core.h"
 
@@ -32,6 +36,80 @@ double Quantile(const std::vector<double>& sorted, double q) {
   return sorted[lo] + (at - lo) * (sorted[hi] - sorted[lo]);
 }
 
+// Rows of each timed call's output compared with the reference (besides the
+// first and the last, and every element's finiteness).
+constexpr int kRowsPerTimedCall = 4;
+
+std::vector<const float*> Pointers(const std::vector<Floats>& in) {
+  std::vector<const float*> p;
+  for (const Floats& v : in) p.push_back(v.data());
+  return p;
+}
+
+// Untimed, around every timed call, so that the kernel must compute each one
+// in full: fresh random inputs, alternately in the bench's buffers and in a
+// second set at other addresses (a cache keyed by address, shape or a few
+// elements returns a stale result); the output poisoned with NaN before (an
+// element left unwritten stays NaN); after it, every element finite and
+// sampled rows, chosen only then and seeded from the OS, against the
+// reference.
+class FreshInputs {
+ public:
+  FreshInputs(const KernelType& type, const Problem& p, const std::vector<Floats>& bench_inputs,
+              Floats& out)
+      : type_(type), p_(p), out_(out), rng_(std::random_device{}()) {
+    sets_[0] = bench_inputs;
+    type.Fill(p, Inputs::kNormal, rng_(), sets_[1]);
+    in_[0] = Pointers(sets_[0]);
+    in_[1] = Pointers(sets_[1]);
+  }
+  const std::vector<const float*>& in() const { return in_[current_]; }
+
+  void Prepare(int sample) {
+    current_ = sample % 2;
+    type_.Fill(p_, Inputs::kNormal, rng_(), sets_[current_]);  // same sizes: same addresses
+    std::fill(out_.begin(), out_.end(), std::numeric_limits<float>::quiet_NaN());
+  }
+
+  std::string Verify(int sample) {
+    const std::string call = "timed call " + std::to_string(sample + 1) + " (fresh inputs): ";
+    for (size_t j = 0; j < out_.size(); ++j) {
+      if (!std::isfinite(out_[j])) {
+        return call + "non-finite or unwritten output at element " + std::to_string(j);
+      }
+    }
+    const Comparison c = Compare(type_, p_, Inputs::kNormal, in(), out_.data(),
+                                 SampleRows(type_.Rows(p_), kRowsPerTimedCall, rng_()));
+    return c.ok ? "" : call + c.failure;
+  }
+
+  // Evicts the inputs the next call reads and the output.
+  void Flush() const {
+    for (const Floats& v : sets_[current_]) {
+      kbench::FlushFromCaches(v.data(), v.size() * sizeof(float));
+    }
+    kbench::FlushFromCaches(out_.data(), out_.size() * sizeof(float));
+  }
+
+  // Back to the bench's own inputs, for the final call the parent checks.
+  void Restore(const std::vector<Floats>& bench_inputs) {
+    current_ = 0;
+    for (size_t k = 0; k < bench_inputs.size(); ++k) {
+      std::copy(bench_inputs[k].begin(), bench_inputs[k].end(), sets_[0][k].begin());
+    }
+    std::fill(out_.begin(), out_.end(), std::numeric_limits<float>::quiet_NaN());
+  }
+
+ private:
+  const KernelType& type_;
+  const Problem& p_;
+  Floats& out_;
+  std::mt19937_64 rng_;
+  std::vector<Floats> sets_[2];
+  std::vector<const float*> in_[2];
+  int current_ = 0;
+};
+
 int ChildBody(int fd, const KernelType& type, const std::vector<Problem>& problems,
               const std::vector<std::vector<Floats>>& inputs, const CallerFactory& factory,
               const TimingOptions& options, bool keep_outputs) {
@@ -43,25 +121,33 @@ int ChildBody(int fd, const KernelType& type, const std::vector<Problem>& proble
   }
   for (size_t i = 0; i < problems.size(); ++i) {
     const Problem& p = problems[i];
-    std::vector<const float*> in;
-    for (const Floats& v : inputs[i]) in.push_back(v.data());
     Floats out(type.OutputSize(p), 0.0f);
-    const auto flush = [&] {
-      for (const Floats& v : inputs[i]) FlushFromCaches(v.data(), v.size() * sizeof(float));
-      FlushFromCaches(out.data(), out.size() * sizeof(float));
-    };
+    FreshInputs fresh(type, p, inputs[i], out);
+    const auto flush = [&] { fresh.Flush(); };
+    SampleChecks checks;
+    checks.prepare = [&](int sample) { fresh.Prepare(sample); };
+    checks.verify = [&](int sample) { return fresh.Verify(sample); };
     std::vector<double> cpu;
     const std::vector<double> samples =
-        Sample([&] { caller(p, in, out.data()); }, flush, options, &cpu);
+        Sample([&] { caller(p, fresh.in(), out.data()); }, flush, options, &cpu, &checks);
+    if (!checks.failure.empty()) {
+      WriteRecord(fd, kRecordWrongOutput, static_cast<uint32_t>(i), checks.failure.data(),
+                  checks.failure.size());
+      return 6;
+    }
     if (!WriteRecord(fd, kRecordSamples, static_cast<uint32_t>(i), samples.data(),
                      samples.size() * sizeof(double)) ||
         !WriteRecord(fd, kRecordCpuSamples, static_cast<uint32_t>(i), cpu.data(),
                      cpu.size() * sizeof(double))) {
       return 5;
     }
-    if (keep_outputs && !WriteRecord(fd, kRecordOutput, static_cast<uint32_t>(i), out.data(),
-                                     out.size() * sizeof(float))) {
-      return 5;
+    if (keep_outputs) {  // one more call, on the bench's inputs, checked by the parent
+      fresh.Restore(inputs[i]);
+      caller(p, fresh.in(), out.data());
+      if (!WriteRecord(fd, kRecordOutput, static_cast<uint32_t>(i), out.data(),
+                       out.size() * sizeof(float))) {
+        return 5;
+      }
     }
   }
   return 0;
@@ -95,7 +181,8 @@ double ProcessCpuSeconds() {
 }
 
 std::vector<double> Sample(const std::function<void()>& call, const std::function<void()>& flush,
-                           const TimingOptions& options, std::vector<double>* cpu_seconds) {
+                           const TimingOptions& options, std::vector<double>* cpu_seconds,
+                           SampleChecks* checks) {
   // Warm-up: page faults, lazy binding, thread pools, frequency ramp.
   const Clock::time_point warm_start = Clock::now();
   do {
@@ -109,6 +196,8 @@ std::vector<double> Sample(const std::function<void()>& call, const std::functio
         static_cast<int>(samples.size()) >= options.min_samples && total >= options.min_seconds;
     const bool too_slow = samples.size() >= 2 && total >= options.max_seconds;
     if (enough || too_slow) break;
+    const int sample = static_cast<int>(samples.size());
+    if (checks && checks->prepare) checks->prepare(sample);
     if (options.flush_caches && flush) flush();
     const double cpu_start = cpu_seconds ? ProcessCpuSeconds() : 0;
     const Clock::time_point start = Clock::now();
@@ -117,6 +206,10 @@ std::vector<double> Sample(const std::function<void()>& call, const std::functio
     if (cpu_seconds) cpu_seconds->push_back(ProcessCpuSeconds() - cpu_start);
     samples.push_back(s);
     total += s;
+    if (checks && checks->verify) {
+      checks->failure = checks->verify(sample);
+      if (!checks->failure.empty()) break;
+    }
   }
   return samples;
 }
@@ -146,6 +239,9 @@ TimingResult TimeInChild(const KernelType& type, const std::vector<Problem>& pro
   std::string child_error;
   for (const Record& r : ParseRecords(outcome.output)) {
     if (r.tag == kRecordError) child_error = std::string(r.payload);
+    if (r.tag == kRecordWrongOutput && r.index < problems.size()) {
+      child_error = type.Describe(problems[r.index]) + ": " + std::string(r.payload);
+    }
     if (r.index >= problems.size()) continue;
     if (r.tag == kRecordSamples && r.payload.size() >= sizeof(double)) {
       std::vector<double> samples(r.payload.size() / sizeof(double));

@@ -45,9 +45,20 @@ Stats Summarize(std::vector<double> seconds);
 // process spent in each call (all its threads): on a shared machine time
 // spent descheduled is not the kernel's, so a single-threaded kernel's CPU
 // time is a steadier measure of its speed than wall time.
+//
+// `checks`, when given, runs untimed around every sample: prepare(sample)
+// before the flush (fresh inputs, a poisoned output), verify(sample) after
+// the call; a verify that returns a reason (not "") stops the sampling and
+// leaves the reason in checks->failure.
+struct SampleChecks {
+  std::function<void(int sample)> prepare;
+  std::function<std::string(int sample)> verify;
+  std::string failure;
+};
 std::vector<double> Sample(const std::function<void()>& call, const std::function<void()>& flush,
                            const TimingOptions& options,
-                           std::vector<double>* cpu_seconds = nullptr);
+                           std::vector<double>* cpu_seconds = nullptr,
+                           SampleChecks* checks = nullptr);
 
 // CPU seconds used by this process so far (all threads).
 double ProcessCpuSeconds();

