@@ -32,6 +32,9 @@ struct RunOptions {
   // Proposers also get the history of earlier runs of the same spec on the
   // same hardware (warm_start.h) as ProposalContext::prior.
   bool warm_start = false;
+  // Children run without the spec's sandbox (recorded as a warning in the
+  // run's event log).
+  bool no_sandbox = false;
 };
 
 // Incremented by the signal handler: 1 = finish the current experiment and

@@ -16,6 +16,7 @@
 #include "ratchet/pin.h"
 #include "ratchet/placeholders.h"
 #include "ratchet/proposer.h"
+#include "ratchet/sandbox.h"
 #include "ratchet/spec.h"
 #include "ratchet/store.h"
 #include "ratchet/workspace.h"
@@ -83,6 +84,9 @@ class Controller {
   fs::path RunsDir() const { return RatchetDir(workspace_->dir()) / "runs" / tag_; }
   void Event(const std::string& level, const std::string& message);
   bool Interrupted() const { return interrupts_.load() >= 2; }
+  // argv under the sandbox when it is on (sandbox.h), as it is otherwise.
+  std::vector<std::string> Contained(const SandboxPolicy& policy,
+                                     const std::vector<std::string>& argv) const;
 
   const RunOptions& options_;
   ProcessRunner& runner_;
@@ -103,6 +107,7 @@ class Controller {
   std::vector<std::vector<double>> noise_groups_;  // repeats of one configuration each
   RunSummary summary_;
   double run_started_at_ = NowSeconds();
+  bool sandboxed_ = false;
 };
 
 }  // namespace ratchet::internal

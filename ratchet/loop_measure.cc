@@ -24,6 +24,11 @@ std::vector<double> Controller::UnbiasedSamples(int64_t experiment_id) {
   return unbiased.empty() ? all : unbiased;
 }
 
+std::vector<std::string> Controller::Contained(const SandboxPolicy& policy,
+                                               const std::vector<std::string>& argv) const {
+  return sandboxed_ ? SandboxArgv(policy, argv) : argv;
+}
+
 Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& worktree,
                                 MeasurementRole role, const std::string& phase) {
   int64_t index = static_cast<int64_t>(store_->ListMeasurements(experiment.id).size());
@@ -77,8 +82,18 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
                   spec_.budget.kind == Budget::Kind::kTime ? spec_.budget.seconds : 0,
                   summary_.best_metric);
 
+  std::vector<fs::path> extra_ro;
+  for (const std::string& dir : spec_.sandbox.extra_ro) extra_ro.push_back(Substitute(dir, vars));
+  const fs::path data_dir = base_vars_.count("data_dir") ? base_vars_.at("data_dir") : "";
+  SandboxPolicy train_policy;  // its worktree and run folder; the train files only
+  train_policy.hidden = {workspace_->dir(), data_dir};
+  train_policy.read_only = extra_ro;
+  if (base_vars_.count("train_data")) train_policy.read_only.push_back(base_vars_.at("train_data"));
+  train_policy.writable = {worktree, m.log_dir};
+  train_policy.cwd = worktree;
+
   RunRequest train;
-  train.argv = Substitute(spec_.train.argv, vars);
+  train.argv = Contained(train_policy, Substitute(spec_.train.argv, vars));
   train.cwd = worktree;
   train.stdout_path = m.log_dir / "train.out";
   train.stderr_path = m.log_dir / "train.err";
@@ -88,6 +103,7 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   train.on_start = record_pgid;
   train.should_abort = should_abort;
   RunResult trained = runner_.Run(train);
+  if (sandboxed_) RestoreChildSignal(trained);
   m.row.train_seconds = trained.wall_seconds;
   m.row.peak_rss_kb = trained.peak_rss_kb;
   m.row.exit_code = trained.exit_code >= 0 ? std::optional<int>(trained.exit_code) : std::nullopt;
@@ -114,8 +130,14 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
 
   Vars eval_vars = vars;
   eval_vars["data_dir"] = base_vars_.count("data_dir") ? base_vars_.at("data_dir") : "";
+  SandboxPolicy eval_policy;  // reads the candidate, its run folder and the data; writes /tmp only
+  eval_policy.hidden = {workspace_->dir()};
+  eval_policy.read_only = extra_ro;
+  eval_policy.read_only.insert(eval_policy.read_only.end(), {worktree, m.log_dir, data_dir});
+  eval_policy.cwd = m.log_dir;
+
   RunRequest evaluate;
-  evaluate.argv = Substitute(spec_.evaluate.argv, eval_vars);
+  evaluate.argv = Contained(eval_policy, Substitute(spec_.evaluate.argv, eval_vars));
   evaluate.cwd = m.log_dir;
   evaluate.stdout_path = m.log_dir / "eval.out";
   evaluate.stderr_path = m.log_dir / "eval.err";
@@ -125,6 +147,7 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   evaluate.on_start = record_pgid;
   evaluate.should_abort = should_abort;
   RunResult evaluated = runner_.Run(evaluate);
+  if (sandboxed_) RestoreChildSignal(evaluated);
   m.row.eval_seconds = evaluated.wall_seconds;
   if (evaluated.outcome == Outcome::kAborted) {
     return fail(MeasurementStatus::kInterrupted, "interrupted");

@@ -19,6 +19,10 @@ void Controller::OpenEverything() {
   spec_ = options_.budget ? LoadSpecWithBudget(options_.spec_path, *options_.budget)
                           : LoadSpec(options_.spec_path);
   tag_ = options_.tag.empty() ? spec_.name : options_.tag;
+  sandboxed_ = spec_.sandbox.enabled && !options_.no_sandbox;
+  if (sandboxed_) {  // before anything is created or recorded
+    if (std::string why = SandboxUnavailable(); !why.empty()) throw Error(why);
+  }
   workspace_.emplace(Workspace::OpenOrCreate(options_.workspace, spec_.template_dir));
   fs::path ratchet_dir = RatchetDir(workspace_->dir());
   fs::create_directories(ratchet_dir);
@@ -145,6 +149,11 @@ void Controller::OpenOrCreateRun() {
   }
   workspace_->PointHeadAt(tag_);
   proposer_ = MakeProposer(spec_);
+  if (spec_.sandbox.enabled && options_.no_sandbox) {
+    Event("warning",
+          "sandbox off (--no-sandbox): candidates can read the held-out data, write outside "
+          "the workspace and leave processes behind");
+  }
 }
 
 // After a controller died: whatever was under way is recorded as

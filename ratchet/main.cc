@@ -132,6 +132,9 @@ int main(int argc, char** argv) {
                           "Replace the spec's budget: seconds (time) or tokens (tokens)");
   run_command->add_flag("--warm-start", run.warm_start,
                         "Proposers also learn from earlier runs of this spec on this hardware");
+  run_command->add_flag("--no-sandbox", run.no_sandbox,
+                        "Run train and evaluate without the bubblewrap sandbox (a warning is "
+                        "recorded)");
 
   ratchet::ProposeOptions propose;
   bool dry_run = false, no_prompt = false;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ratchet/error.h"
+#include "ratchet/sandbox.h"
 #include "ratchet/spec.h"
 
 namespace ratchet {
@@ -48,6 +49,10 @@ struct ProposalContext {
   // measurements (tpe, additive, evolution) use them as extra evidence. Empty
   // otherwise.
   std::vector<HistoryEntry> prior;
+  // When set, an agent command runs under bubblewrap with this policy (the
+  // loop hides the workspace's store and the data; the proposer adds its
+  // worktree, writable, and its prompt, read-only). Null: uncontained.
+  const SandboxPolicy* sandbox = nullptr;
 };
 
 struct Proposal {

@@ -86,6 +86,13 @@ class CommandProposer : public Proposer {
                  {"seq", std::to_string(ctx.seq)}};
     RunRequest request;
     request.argv = Substitute(argv_, vars);
+    if (ctx.sandbox) {  // its worktree to edit, its prompt to read
+      SandboxPolicy policy = *ctx.sandbox;
+      policy.writable.push_back(ctx.worktree);
+      policy.read_only.push_back(scratch.path());
+      policy.cwd = ctx.worktree;
+      request.argv = SandboxArgv(policy, request.argv);
+    }
     request.cwd = ctx.worktree;
     request.stdout_path = scratch.path() / "agent.out";
     request.stderr_path = scratch.path() / "agent.err";
@@ -96,6 +103,7 @@ class CommandProposer : public Proposer {
                          {"RATCHET_WORKSPACE", ctx.worktree.string()},
                          {"RATCHET_SEED", vars["seed"]}};
     RunResult result = runner_->Run(request);
+    if (ctx.sandbox) RestoreChildSignal(result);
 
     std::string out = ReadLogTail(request.stdout_path, kStdoutTail);
     std::string err = ReadLogTail(request.stderr_path, kStderrTail);

@@ -646,6 +646,16 @@ Limits ParseLimits(const Checker& c, const OJson* json) {
   return l;
 }
 
+SandboxSpec ParseSandbox(const Checker& c, const OJson* json) {
+  SandboxSpec s;
+  if (json == nullptr) return s;
+  Object o(c, *json, "sandbox", {"enabled", "agent_network", "extra_ro"});
+  if (auto v = o.Find("enabled")) s.enabled = c.Bool(*v, o.Path("enabled"));
+  if (auto v = o.Find("agent_network")) s.agent_network = c.Bool(*v, o.Path("agent_network"));
+  if (auto v = o.Find("extra_ro")) s.extra_ro = c.Strings(*v, o.Path("extra_ro"));
+  return s;
+}
+
 bool ValidName(const std::string& name) {
   if (name.empty() || name[0] == '.' || name[0] == '-') return false;
   return std::all_of(name.begin(), name.end(),
@@ -678,7 +688,7 @@ Spec ParseSpec(std::string_view text, const std::filesystem::path& origin) {
   }
   Object o(c, root, "",
            {"name", "description", "template", "mutable", "immutable", "budget", "data", "train",
-            "evaluate", "metric", "acceptance", "proposer", "search_space", "limits"});
+            "evaluate", "metric", "acceptance", "proposer", "search_space", "limits", "sandbox"});
 
   Spec spec;
   spec.path = std::filesystem::absolute(origin).lexically_normal();
@@ -731,6 +741,7 @@ Spec ParseSpec(std::string_view text, const std::filesystem::path& origin) {
   spec.proposer = ParseProposer(c, o.Find("proposer") ? *o.Find("proposer") : OJson::object());
   if (auto v = o.Find("search_space")) spec.search_space = ParseSearchSpace(c, *v);
   spec.limits = ParseLimits(c, o.Find("limits"));
+  spec.sandbox = ParseSandbox(c, o.Find("sandbox"));
 
   if (!IsSearchProposerKind(spec.proposer.kind) && !spec.proposer.config.empty() &&
       !std::filesystem::is_regular_file(spec.template_dir / spec.proposer.config, ec)) {

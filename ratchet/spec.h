@@ -78,6 +78,14 @@ struct Limits {
   int64_t max_experiments = 0;   // 0: no limit from the spec
 };
 
+// Children run under bubblewrap (sandbox.h) unless disabled here or with
+// `ratchet run --no-sandbox`.
+struct SandboxSpec {
+  bool enabled = true;
+  bool agent_network = true;                // the agent command may reach hosted LLM APIs
+  std::vector<std::string> extra_ro;        // more folders the children may read (substituted)
+};
+
 struct Spec {
   std::filesystem::path path;  // absolute path of the spec file
   std::filesystem::path dir;   // its folder ({spec_dir}); relative paths start here
@@ -94,6 +102,7 @@ struct Spec {
   ProposerSpec proposer;
   SearchSpace search_space;
   Limits limits;
+  SandboxSpec sandbox;
 };
 
 // Reads and validates the spec at `path`. Throws Error (see above).

@@ -280,7 +280,9 @@ TEST_F(E2E, EvaluatorChangedDuringTheRunStopsItNamingTheFile) {
   fs::path spec = WriteToySpec(temp_.path(), "toy.json",
                                {{"train", {{"argv", train}}},
                                 {"immutable", {"{bin_dir}/ratchet-toy", harness_file.string()}}});
-  CommandOutput run = Run(spec, {"--max-experiments", "1"});
+  // Uncontained, so that the write lands (the sandbox keeps it in a private
+  // /tmp: sandbox_e2e_test); the pins are the second line of defence.
+  CommandOutput run = Run(spec, {"--max-experiments", "1", "--no-sandbox"});
   EXPECT_EQ(run.result.exit_code, 1);
   EXPECT_NE(run.err.find("evaluator file changed since run start: " + harness_file.string()),
             std::string::npos)

@@ -159,7 +159,8 @@ TEST_F(SpecTest, UnknownKeysAreErrorsNamingTheirPath) {
   j["colour"] = "red";
   EXPECT_EQ(ErrorOf(j),
             "colour: unknown key (expected one of name, description, template, mutable, immutable, "
-            "budget, data, train, evaluate, metric, acceptance, proposer, search_space, limits)");
+            "budget, data, train, evaluate, metric, acceptance, proposer, search_space, limits, "
+            "sandbox)");
   j = Valid();
   j["acceptance"] = {{"calibraton", 3}};
   EXPECT_EQ(ErrorOf(j),
