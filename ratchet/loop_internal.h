@@ -15,6 +15,7 @@
 #include "ratchet/loop.h"
 #include "ratchet/pin.h"
 #include "ratchet/placeholders.h"
+#include "ratchet/process_limit.h"
 #include "ratchet/proposer.h"
 #include "ratchet/sandbox.h"
 #include "ratchet/spec.h"
@@ -84,6 +85,9 @@ class Controller {
   fs::path RunsDir() const { return RatchetDir(workspace_->dir()) / "runs" / tag_; }
   void Event(const std::string& level, const std::string& message);
   bool Interrupted() const { return interrupts_.load() >= 2; }
+  // Puts the child in a pids cgroup of limits.processes (process_limit.h),
+  // held by `limit` for the run; warns once where there is none.
+  void BoundProcesses(RunRequest& request, std::optional<ProcessLimit>& limit);
   // argv under the sandbox when it is on (sandbox.h), as it is otherwise.
   std::vector<std::string> Contained(const SandboxPolicy& policy,
                                      const std::vector<std::string>& argv) const;
@@ -108,6 +112,7 @@ class Controller {
   RunSummary summary_;
   double run_started_at_ = NowSeconds();
   bool sandboxed_ = false;
+  bool warned_unbounded_ = false;
 };
 
 }  // namespace ratchet::internal

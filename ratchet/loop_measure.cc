@@ -8,6 +8,7 @@
 #include "ratchet/error.h"
 #include "ratchet/fs.h"
 #include "ratchet/metric_reader.h"
+#include "ratchet/process_limit.h"
 #include "ratchet/runner.h"
 
 namespace ratchet::internal {
@@ -27,6 +28,17 @@ std::vector<double> Controller::UnbiasedSamples(int64_t experiment_id) {
 std::vector<std::string> Controller::Contained(const SandboxPolicy& policy,
                                                const std::vector<std::string>& argv) const {
   return sandboxed_ ? SandboxArgv(policy, argv) : argv;
+}
+
+void Controller::BoundProcesses(RunRequest& request, std::optional<ProcessLimit>& limit) {
+  if (spec_.limits.processes <= 0) return;
+  limit.emplace(spec_.limits.processes);
+  if (limit->available()) {
+    request.cgroup_procs = limit->procs_file();
+  } else if (!warned_unbounded_) {
+    warned_unbounded_ = true;
+    Event("warning", limit->unavailable_reason());
+  }
 }
 
 Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& worktree,
@@ -102,6 +114,8 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   train.log_cap_bytes = spec_.limits.log_bytes;
   train.on_start = record_pgid;
   train.should_abort = should_abort;
+  std::optional<ProcessLimit> train_pids;
+  BoundProcesses(train, train_pids);
   RunResult trained = runner_.Run(train);
   if (sandboxed_) RestoreChildSignal(trained);
   m.row.train_seconds = trained.wall_seconds;
@@ -146,6 +160,8 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   evaluate.log_cap_bytes = spec_.limits.log_bytes;
   evaluate.on_start = record_pgid;
   evaluate.should_abort = should_abort;
+  std::optional<ProcessLimit> eval_pids;
+  BoundProcesses(evaluate, eval_pids);
   RunResult evaluated = runner_.Run(evaluate);
   if (sandboxed_) RestoreChildSignal(evaluated);
   m.row.eval_seconds = evaluated.wall_seconds;

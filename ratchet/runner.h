@@ -38,6 +38,9 @@ struct RunRequest {
   uint64_t memory_limit_bytes = 0;   // RLIMIT_AS of the child; 0: unlimited.
   uint64_t log_cap_bytes = 4 << 20;  // Per log file; 0: no cap.
   std::map<std::string, std::string> extra_env;  // Added to (or replacing in) the controller's env.
+  // When set, the child writes itself into this cgroup.procs file before it
+  // executes anything (a pids bound: process_limit.h).
+  std::filesystem::path cgroup_procs;
   // Called right after the child started with its process group id, so the
   // caller can record it (a resumed controller kills leftovers with
   // KillProcessGroup). If it throws, the group is killed and reaped first.

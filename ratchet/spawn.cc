@@ -36,6 +36,7 @@ struct ChildPlan {
   std::vector<char*> envp;
   const char* cwd = nullptr;
   uint64_t memory_limit_bytes = 0;
+  const char* cgroup_procs = nullptr;
   pid_t parent_pid = 0;
   int stdout_fd = -1, stderr_fd = -1;
   // Written by the child, read by the parent once the clone returns
@@ -76,6 +77,7 @@ void MakePlan(const RunRequest& request, ChildPlan& plan) {
 
   if (!request.cwd.empty()) plan.cwd = request.cwd.c_str();
   plan.memory_limit_bytes = request.memory_limit_bytes;
+  if (!request.cgroup_procs.empty()) plan.cgroup_procs = request.cgroup_procs.c_str();
   plan.parent_pid = ::getpid();
 }
 
@@ -115,6 +117,11 @@ int ChildMain(void* arg) {
     Fail(plan, SpawnFailure::Stage::kDup, errno);
   }
   if (plan.cwd && ::chdir(plan.cwd) != 0) Fail(plan, SpawnFailure::Stage::kChdir, errno);
+  if (plan.cgroup_procs) {  // "0": the writing process itself
+    const int fd = ::open(plan.cgroup_procs, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "0", 1) != 1) Fail(plan, SpawnFailure::Stage::kCgroup, errno);
+    ::close(fd);
+  }
   if (plan.memory_limit_bytes > 0) {
     rlimit limit{plan.memory_limit_bytes, plan.memory_limit_bytes};
     if (::setrlimit(RLIMIT_AS, &limit) != 0) Fail(plan, SpawnFailure::Stage::kRlimit, errno);
@@ -190,6 +197,10 @@ std::string DescribeSpawnFailure(const SpawnFailure& failure, const RunRequest& 
       break;
     case SpawnFailure::Stage::kRlimit:
       what = "cannot set memory limit for " + request.argv[0];
+      break;
+    case SpawnFailure::Stage::kCgroup:
+      what = "cannot join the process-count cgroup " + request.cgroup_procs.string() + " for " +
+             request.argv[0];
       break;
     case SpawnFailure::Stage::kExec:
       what = "cannot execute " + request.argv[0];

@@ -10,8 +10,8 @@
 // cannot set PR_SET_PDEATHSIG.
 //
 // Because the memory is shared, the child makes only raw system calls
-// (setpgid, prctl, sigaction, open, dup2, chdir, setrlimit, close_range,
-// execve): no allocation, no locks, nothing that touches the controller's
+// (setpgid, prctl, sigaction, open, write, dup2, chdir, setrlimit,
+// close_range, execve): no allocation, no locks, nothing that touches the controller's
 // state. Every signal is blocked from before the clone until the child has
 // reset all handlers to their defaults, so no controller handler ever runs
 // on the child's side.
@@ -27,7 +27,7 @@ namespace ratchet {
 
 // Why a child could not start: the step that failed and its errno.
 struct SpawnFailure {
-  enum class Stage { kNone, kStdin, kDup, kChdir, kRlimit, kExec };
+  enum class Stage { kNone, kStdin, kDup, kChdir, kRlimit, kCgroup, kExec };
   Stage stage = Stage::kNone;
   int error = 0;
 };

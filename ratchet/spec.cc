@@ -632,7 +632,8 @@ Limits ParseLimits(const Checker& c, const OJson* json) {
   Limits l;
   l.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (json == nullptr) return l;
-  Object o(c, *json, "limits", {"threads", "memory_mb", "log_bytes", "max_experiments"});
+  Object o(c, *json, "limits",
+           {"threads", "memory_mb", "log_bytes", "max_experiments", "processes"});
   if (auto v = o.Find("threads"))
     l.threads = static_cast<int>(c.IntegerAtLeast(*v, o.Path("threads"), 1));
   if (auto v = o.Find("memory_mb"))
@@ -643,6 +644,7 @@ Limits ParseLimits(const Checker& c, const OJson* json) {
   if (auto v = o.Find("max_experiments")) {
     l.max_experiments = c.IntegerAtLeast(*v, o.Path("max_experiments"), 0);
   }
+  if (auto v = o.Find("processes")) l.processes = c.IntegerAtLeast(*v, o.Path("processes"), 0);
   return l;
 }
 

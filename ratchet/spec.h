@@ -76,6 +76,7 @@ struct Limits {
   uint64_t memory_mb = 0;        // address-space limit per child; 0: none
   uint64_t log_bytes = 4 << 20;  // cap per log file (head and tail kept)
   int64_t max_experiments = 0;   // 0: no limit from the spec
+  int64_t processes = 1024;      // processes and threads per child at once (pids cgroup); 0: none
 };
 
 // Children run under bubblewrap (sandbox.h) unless disabled here or with

@@ -57,6 +57,11 @@ class Sandbox : public ::testing::Test {
     json changes = {{"train", {{"argv", train}}}, {"acceptance", {{"calibration", 2}}}};
     changes.merge_patch(more);
     fs::path spec = WriteToySpec(temp_.path(), "toy.json", changes);
+    if (more.contains("search_space")) {  // replaced, not merged: the first proposal is known
+      json whole = json::parse(ReadFile(spec));
+      whole["search_space"] = more["search_space"];
+      WriteFileAtomic(spec, whole.dump(2));
+    }
     std::vector<std::string> args = {"run", spec.string(), "--workspace", Workspace().string(),
                                      "--max-experiments", "1"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -87,6 +92,24 @@ TEST_F(Sandbox, ADaemonAndTwoHundredSleepsDieWithTheirMeasurement) {
   ExpectASoundRun(run);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_FALSE(fs::exists(RunDir() / "late"));
+  EXPECT_EQ(ProcessesWith("sleep " + marker), 0);
+}
+
+TEST_F(Sandbox, AForkBombIsBoundedByTheProcessLimitAndTheRunGoesOn) {
+  // The candidate (fork_bomb set) starts sleeps until a fork fails; the
+  // shell then dies of it: a crashed experiment, nothing left behind.
+  const std::string marker = "27.1828" + std::to_string(getpid());
+  CommandOutput run = Run(
+      HostileThenToy("if grep -q '\"fork_bomb\": true' {workspace}/params.json; then i=0; while "
+                     "[ $i -lt 500 ]; do sleep " + marker + " & i=$((i+1)); done; fi"),
+      {}, {{"search_space", {{"fork_bomb", {{"type", "bool"}}}}}, {"limits", {{"processes", 20}}}});
+  ExpectASoundRun(run);
+  Store store = Store::OpenReadOnly(StorePath(Workspace()));
+  auto bomb = store.GetExperiment(store.FindRun("toy")->id, 1);
+  ASSERT_TRUE(bomb.has_value());
+  EXPECT_EQ(bomb->status, ExperimentStatus::kCrashed);
+  EXPECT_NE(bomb->reason.value_or("").find("Cannot fork"), std::string::npos)
+      << bomb->reason.value_or("");
   EXPECT_EQ(ProcessesWith("sleep " + marker), 0);
 }
 
