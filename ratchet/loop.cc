@@ -61,14 +61,7 @@ bool Controller::RunExperiment(int64_t seq) {
                           worktree, nlohmann::json::parse(best->params_json, nullptr, false),
                           history_, best->metric};
   context.prior = prior_;
-  SandboxPolicy agent_policy;  // the agent sees no store, no other runs, no data
-  agent_policy.hidden = {workspace_->dir()};
-  if (base_vars_.count("data_dir")) agent_policy.hidden.push_back(base_vars_.at("data_dir"));
-  agent_policy.read_only = {workspace_->dir() / ".git"};  // git in its worktree, read-only
-  for (const std::string& dir : spec_.sandbox.extra_ro) {
-    agent_policy.read_only.push_back(Substitute(dir, base_vars_));
-  }
-  agent_policy.network = spec_.sandbox.agent_network;
+  const SandboxPolicy agent_policy = AgentPolicy();
   if (sandboxed_) context.sandbox = &agent_policy;
   Proposal proposal;
   // Agent and LLM proposers report what they were asked and what came back;

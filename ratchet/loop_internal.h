@@ -88,6 +88,10 @@ class Controller {
   // Puts the child in a pids cgroup of limits.processes (process_limit.h),
   // held by `limit` for the run; warns once where there is none.
   void BoundProcesses(RunRequest& request, std::optional<ProcessLimit>& limit);
+  // What each child may see under the sandbox (docs/spec.md, "Sandbox").
+  SandboxPolicy TrainPolicy(const fs::path& worktree, const fs::path& run_dir) const;
+  SandboxPolicy EvaluatePolicy(const fs::path& worktree, const fs::path& run_dir) const;
+  SandboxPolicy AgentPolicy() const;
   // argv under the sandbox when it is on (sandbox.h), as it is otherwise.
   std::vector<std::string> Contained(const SandboxPolicy& policy,
                                      const std::vector<std::string>& argv) const;

@@ -8,7 +8,6 @@
 #include "ratchet/error.h"
 #include "ratchet/fs.h"
 #include "ratchet/metric_reader.h"
-#include "ratchet/process_limit.h"
 #include "ratchet/runner.h"
 
 namespace ratchet::internal {
@@ -23,22 +22,6 @@ std::vector<double> Controller::UnbiasedSamples(int64_t experiment_id) {
     }
   }
   return unbiased.empty() ? all : unbiased;
-}
-
-std::vector<std::string> Controller::Contained(const SandboxPolicy& policy,
-                                               const std::vector<std::string>& argv) const {
-  return sandboxed_ ? SandboxArgv(policy, argv) : argv;
-}
-
-void Controller::BoundProcesses(RunRequest& request, std::optional<ProcessLimit>& limit) {
-  if (spec_.limits.processes <= 0) return;
-  limit.emplace(spec_.limits.processes);
-  if (limit->available()) {
-    request.cgroup_procs = limit->procs_file();
-  } else if (!warned_unbounded_) {
-    warned_unbounded_ = true;
-    Event("warning", limit->unavailable_reason());
-  }
 }
 
 Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& worktree,
@@ -94,18 +77,8 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
                   spec_.budget.kind == Budget::Kind::kTime ? spec_.budget.seconds : 0,
                   summary_.best_metric);
 
-  std::vector<fs::path> extra_ro;
-  for (const std::string& dir : spec_.sandbox.extra_ro) extra_ro.push_back(Substitute(dir, vars));
-  const fs::path data_dir = base_vars_.count("data_dir") ? base_vars_.at("data_dir") : "";
-  SandboxPolicy train_policy;  // its worktree and run folder; the train files only
-  train_policy.hidden = {workspace_->dir(), data_dir};
-  train_policy.read_only = extra_ro;
-  if (base_vars_.count("train_data")) train_policy.read_only.push_back(base_vars_.at("train_data"));
-  train_policy.writable = {worktree, m.log_dir};
-  train_policy.cwd = worktree;
-
   RunRequest train;
-  train.argv = Contained(train_policy, Substitute(spec_.train.argv, vars));
+  train.argv = Contained(TrainPolicy(worktree, m.log_dir), Substitute(spec_.train.argv, vars));
   train.cwd = worktree;
   train.stdout_path = m.log_dir / "train.out";
   train.stderr_path = m.log_dir / "train.err";
@@ -144,14 +117,9 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
 
   Vars eval_vars = vars;
   eval_vars["data_dir"] = base_vars_.count("data_dir") ? base_vars_.at("data_dir") : "";
-  SandboxPolicy eval_policy;  // reads the candidate, its run folder and the data; writes /tmp only
-  eval_policy.hidden = {workspace_->dir()};
-  eval_policy.read_only = extra_ro;
-  eval_policy.read_only.insert(eval_policy.read_only.end(), {worktree, m.log_dir, data_dir});
-  eval_policy.cwd = m.log_dir;
-
   RunRequest evaluate;
-  evaluate.argv = Contained(eval_policy, Substitute(spec_.evaluate.argv, eval_vars));
+  evaluate.argv =
+      Contained(EvaluatePolicy(worktree, m.log_dir), Substitute(spec_.evaluate.argv, eval_vars));
   evaluate.cwd = m.log_dir;
   evaluate.stdout_path = m.log_dir / "eval.out";
   evaluate.stderr_path = m.log_dir / "eval.err";
