@@ -127,6 +127,22 @@ TEST_F(Sandbox, NothingIsWrittenOutsideTheWorktreeAndTheRunFolder) {
   }
 }
 
+TEST_F(Sandbox, TheEvaluatorWritesNothingButItsPrivateTmp) {
+  // What the evaluator runs (a kernel's shared object calling system() at
+  // load time, say) cannot change the checkpoint it scores or leave files.
+  const fs::path outside = temp_.path() / ("eval-escape-" + std::to_string(getpid()));
+  std::vector<std::string> evaluate = {
+      "/bin/sh", "-c",
+      "touch " + outside.string() + " {run_dir}/planted /tmp/scratch 2>/dev/null; "
+      "\"$0\" \"$@\"",
+      "{bin_dir}/ratchet-toy", "eval", "--result", "{run_dir}/result.json", "--format", "json"};
+  CommandOutput run = Run(HostileThenToy("true"), {}, {{"evaluate", {{"argv", evaluate}}}});
+  ExpectASoundRun(run);
+  EXPECT_FALSE(fs::exists(outside));
+  EXPECT_FALSE(fs::exists(RunDir() / "planted"));
+  EXPECT_TRUE(fs::exists(RunDir() / "result.json"));
+}
+
 TEST_F(Sandbox, TheTrainCommandSeesNoHeldOutDataNoStoreAndNotTheController) {
   fs::path data = temp_.path() / "data";
   fs::create_directories(data);
