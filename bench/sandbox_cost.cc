@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <vector>
 
-#include "ratchet/runner.h"
-#include "ratchet/sandbox.h"
+#include "ratchet/runner/runner.h"
+#include "ratchet/runner/sandbox.h"
 
 namespace fs = std::filesystem;
 

@@ -31,10 +31,10 @@
 #include <string>
 
 #include "bench/surrogate_forest.h"
-#include "ratchet/acceptance.h"
-#include "ratchet/fs.h"
-#include "ratchet/proposer.h"
-#include "ratchet/search_proposer.h"
+#include "ratchet/loop/acceptance.h"
+#include "base/fs.h"
+#include "ratchet/propose/proposer.h"
+#include "ratchet/propose/search_proposer.h"
 
 namespace ratchet {
 namespace {
@@ -112,7 +112,7 @@ struct RunResult {
   int measurements = 0, accepted = 0, invalid = 0, duplicates = 0;
 };
 
-// One simulated ratchet run, as ratchet/loop.cc does it: propose from the
+// One simulated ratchet run, as ratchet/loop/loop.cc does it: propose from the
 // best, skip duplicates (free), measure once, let the policy decide, confirm
 // with fresh measurements.
 RunResult Simulate(const Options& o, int seed, const Problem& problem, const fs::path& dir) {
@@ -188,7 +188,7 @@ RunResult Simulate(const Options& o, int seed, const Problem& problem, const fs:
     duplicates_in_a_row = 0;
     evaluated.push_back(config);
     double first = measure(config);
-    // As ratchet/loop.cc: the gate, then fresh measurements one at a time.
+    // As ratchet/loop/loop.cc: the gate, then fresh measurements one at a time.
     Verdict v = DecideFirst(rule, best_samples, first, PooledNoise(noise_groups));
     const Verdict gate = v;
     std::vector<double> fresh;

@@ -2,9 +2,9 @@
 
 #include <fstream>
 
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
-#include "ratchet/spec.h"
+#include "base/error.h"
+#include "base/fs.h"
+#include "ratchet/spec/spec.h"
 
 namespace ratchet::bench {
 

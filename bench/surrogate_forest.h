@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "ratchet/search_space.h"
+#include "ratchet/spec/search_space.h"
 
 namespace ratchet::bench {
 

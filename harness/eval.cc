@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "harness/manifest.h"
-#include "ratchet/error.h"
+#include "base/error.h"
 #include "trainer/checkpoint.h"
 #include "trainer/model.h"
 

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/eval.h"
-#include "ratchet/error.h"
+#include "base/error.h"
 #include "trainer/runtime_env.h"
 
 int main(int argc, char** argv) {

@@ -11,8 +11,8 @@
 #include "harness/kbench_peak.h"
 #include "harness/kbench_timing.h"
 #include "harness/kbench_types.h"
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
+#include "base/error.h"
+#include "base/fs.h"
 
 namespace ratchet::kbench {
 namespace {

@@ -14,7 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 
 namespace ratchet::kbench {
 namespace {

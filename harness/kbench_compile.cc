@@ -6,8 +6,8 @@
 #include <regex>
 
 #include "harness/kbench_child.h"
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
+#include "base/error.h"
+#include "base/fs.h"
 
 namespace ratchet::kbench {
 namespace {

@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "harness/kbench.h"
-#include "ratchet/error.h"
+#include "base/error.h"
 
 int main(int argc, char** argv) {
   ratchet::kbench::KbenchOptions options;

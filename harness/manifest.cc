@@ -2,8 +2,8 @@
 
 #include <openssl/evp.h>
 
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
+#include "base/error.h"
+#include "base/fs.h"
 
 namespace ratchet {
 

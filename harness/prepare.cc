@@ -10,8 +10,8 @@
 #include <cstring>
 
 #include "harness/manifest.h"
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
+#include "base/error.h"
+#include "base/fs.h"
 
 extern char** environ;
 

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "harness/prepare.h"
-#include "ratchet/error.h"
+#include "base/error.h"
 
 int main(int argc, char** argv) {
   ratchet::PrepareOptions options;

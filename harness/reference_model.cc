@@ -4,7 +4,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 
 namespace ratchet {
 namespace {

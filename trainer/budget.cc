@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 
 namespace ratchet::train {
 

@@ -5,8 +5,8 @@
 #include <bit>
 #include <cstring>
 
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
+#include "base/error.h"
+#include "base/fs.h"
 
 namespace ratchet::train {
 

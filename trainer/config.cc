@@ -6,8 +6,8 @@
 #include <set>
 #include <sstream>
 
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
+#include "base/error.h"
+#include "base/fs.h"
 
 namespace ratchet::train {
 

@@ -3,8 +3,8 @@
 #include <cassert>
 #include <cstring>
 
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
+#include "base/error.h"
+#include "base/fs.h"
 
 namespace ratchet::train {
 

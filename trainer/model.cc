@@ -5,7 +5,7 @@
 #include <cstring>
 #include <random>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 #include "trainer/ops.h"
 #include "trainer/ops_math.h"
 

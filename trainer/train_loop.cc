@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 #include "trainer/checkpoint.h"
 #include "trainer/schedule.h"
 

@@ -5,7 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 #include "trainer/runtime_env.h"
 #include "trainer/train_loop.h"
 

@@ -7,8 +7,8 @@
 #include <map>
 #include <string>
 
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
+#include "base/error.h"
+#include "base/fs.h"
 
 namespace ratchet::kbench {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "ratchet/fs.h"
+#include "base/fs.h"
 #include "tests/ratchet/e2e_util.h"
 
 namespace ratchet::testing {

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "harness/manifest.h"
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
+#include "base/error.h"
+#include "base/fs.h"
 
 namespace ratchet {
 namespace {

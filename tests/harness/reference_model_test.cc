@@ -6,7 +6,7 @@
 #include <numbers>
 #include <random>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 
 namespace ratchet {
 namespace {

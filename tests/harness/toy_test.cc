@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "ratchet/runner.h"
+#include "ratchet/runner/runner.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -1,4 +1,4 @@
-#include "ratchet/acceptance.h"
+#include "ratchet/loop/acceptance.h"
 
 #include <gtest/gtest.h>
 

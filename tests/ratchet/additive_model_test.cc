@@ -1,6 +1,6 @@
 // The additive proposer's surrogate: features, Cholesky, the posterior's
 // mean and spread on cases small enough to work out by hand.
-#include "ratchet/additive_model.h"
+#include "ratchet/propose/additive_model.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "ratchet/compare.h"
+#include "ratchet/report/compare.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,10 +6,10 @@
 #include <regex>
 #include <sstream>
 
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
-#include "ratchet/import.h"
-#include "ratchet/loop.h"
+#include "base/error.h"
+#include "base/fs.h"
+#include "ratchet/report/import.h"
+#include "ratchet/loop/loop.h"
 #include "tests/ratchet/report_fixture.h"
 
 namespace ratchet {

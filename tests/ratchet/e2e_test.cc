@@ -10,11 +10,11 @@
 #include <chrono>
 #include <thread>
 
-#include "ratchet/error.h"
-#include "ratchet/lock.h"
-#include "ratchet/loop.h"
-#include "ratchet/store.h"
-#include "ratchet/workspace.h"
+#include "base/error.h"
+#include "ratchet/loop/lock.h"
+#include "ratchet/loop/loop.h"
+#include "ratchet/store/store.h"
+#include "ratchet/git/workspace.h"
 #include "tests/ratchet/e2e_util.h"
 
 namespace ratchet::testing {

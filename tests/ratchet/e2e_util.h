@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ratchet/fs.h"
-#include "ratchet/runner.h"
+#include "base/fs.h"
+#include "ratchet/runner/runner.h"
 
 namespace ratchet::testing {
 

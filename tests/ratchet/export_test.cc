@@ -1,13 +1,13 @@
-#include "ratchet/export.h"
+#include "ratchet/report/export.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <sstream>
 
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
-#include "ratchet/loop.h"
+#include "base/error.h"
+#include "base/fs.h"
+#include "ratchet/loop/loop.h"
 #include "tests/ratchet/report_fixture.h"
 
 namespace ratchet {

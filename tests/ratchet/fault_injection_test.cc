@@ -12,9 +12,9 @@
 #include <set>
 #include <thread>
 
-#include "ratchet/loop.h"
-#include "ratchet/store.h"
-#include "ratchet/workspace.h"
+#include "ratchet/loop/loop.h"
+#include "ratchet/store/store.h"
+#include "ratchet/git/workspace.h"
 #include "tests/ratchet/e2e_util.h"
 
 namespace ratchet::testing {

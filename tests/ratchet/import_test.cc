@@ -1,4 +1,4 @@
-#include "ratchet/import.h"
+#include "ratchet/report/import.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,9 +6,9 @@
 
 #include <sstream>
 
-#include "ratchet/error.h"
-#include "ratchet/loop.h"
-#include "ratchet/report_data.h"
+#include "base/error.h"
+#include "ratchet/loop/loop.h"
+#include "ratchet/report/report_data.h"
 #include "tests/ratchet/report_fixture.h"
 
 namespace ratchet {

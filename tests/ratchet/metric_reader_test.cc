@@ -1,4 +1,4 @@
-#include "ratchet/metric_reader.h"
+#include "ratchet/loop/metric_reader.h"
 
 #include <gtest/gtest.h>
 

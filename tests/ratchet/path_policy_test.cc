@@ -1,4 +1,4 @@
-#include "ratchet/path_policy.h"
+#include "ratchet/git/path_policy.h"
 
 #include <gtest/gtest.h>
 

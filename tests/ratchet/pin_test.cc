@@ -1,4 +1,4 @@
-#include "ratchet/pin.h"
+#include "ratchet/loop/pin.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 
 namespace ratchet {
 namespace {

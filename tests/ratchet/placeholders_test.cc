@@ -1,8 +1,8 @@
-#include "ratchet/placeholders.h"
+#include "ratchet/spec/placeholders.h"
 
 #include <gtest/gtest.h>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 
 namespace ratchet {
 namespace {

@@ -1,6 +1,6 @@
 // `ratchet propose --dry-run` as a library call: prints the proposal, judges
 // it by the path policy, and records nothing.
-#include "ratchet/propose_cli.h"
+#include "ratchet/cli/propose_cli.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

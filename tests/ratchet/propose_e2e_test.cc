@@ -4,8 +4,8 @@
 // experiment (`show N`) with the reasons of past failures in them.
 #include <gtest/gtest.h>
 
-#include "ratchet/loop.h"
-#include "ratchet/store.h"
+#include "ratchet/loop/loop.h"
+#include "ratchet/store/store.h"
 #include "tests/ratchet/e2e_util.h"
 
 namespace ratchet::testing {

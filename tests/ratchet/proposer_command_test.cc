@@ -1,6 +1,6 @@
 // The command proposer with small /bin/sh scripts as the agent, in a real
 // candidate worktree, judged by the loop's path policy.
-#include "ratchet/proposer_command.h"
+#include "ratchet/propose/proposer_command.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -8,9 +8,9 @@
 #include <chrono>
 #include <fstream>
 
-#include "ratchet/fs.h"
-#include "ratchet/path_policy.h"
-#include "ratchet/workspace.h"
+#include "base/fs.h"
+#include "ratchet/git/path_policy.h"
+#include "ratchet/git/workspace.h"
 
 namespace ratchet {
 namespace {

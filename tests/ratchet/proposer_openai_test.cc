@@ -1,6 +1,6 @@
 // The openai proposer against a scripted OpenAI-compatible server on
 // 127.0.0.1 (ephemeral port): request format, each reply kind, failures.
-#include "ratchet/proposer_openai.h"
+#include "ratchet/propose/proposer_openai.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -12,7 +12,7 @@
 #include <mutex>
 #include <thread>
 
-#include "ratchet/fs.h"
+#include "base/fs.h"
 
 namespace ratchet {
 namespace {

@@ -5,9 +5,9 @@
 
 #include <fstream>
 
-#include "ratchet/fs.h"
-#include "ratchet/proposer.h"
-#include "ratchet/reply_parser.h"
+#include "base/fs.h"
+#include "ratchet/propose/proposer.h"
+#include "ratchet/propose/reply_parser.h"
 
 namespace ratchet {
 namespace {

@@ -8,10 +8,10 @@
 #include <fstream>
 #include <map>
 
-#include "ratchet/fs.h"
-#include "ratchet/proposer.h"
-#include "ratchet/search_moves.h"
-#include "ratchet/search_proposer.h"
+#include "base/fs.h"
+#include "ratchet/propose/proposer.h"
+#include "ratchet/propose/search_moves.h"
+#include "ratchet/propose/search_proposer.h"
 
 namespace ratchet {
 namespace {

@@ -4,9 +4,9 @@
 
 #include <fstream>
 
-#include "ratchet/error.h"
-#include "ratchet/proposer.h"
-#include "ratchet/spec.h"
+#include "base/error.h"
+#include "ratchet/propose/proposer.h"
+#include "ratchet/spec/spec.h"
 
 namespace ratchet {
 namespace {

@@ -1,4 +1,4 @@
-#include "ratchet/proposer.h"
+#include "ratchet/propose/proposer.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -9,8 +9,8 @@
 #include <set>
 #include <sstream>
 
-#include "ratchet/fs.h"
-#include "ratchet/search_proposer.h"
+#include "base/fs.h"
+#include "ratchet/propose/search_proposer.h"
 
 namespace ratchet {
 namespace {

@@ -1,7 +1,7 @@
 // The TPE estimator against numbers computed by hand and with
 // Optuna 3.1's _ParzenEstimator (consider_prior, prior_weight 1, magic clip,
 // no endpoints, default_weights) on the same inputs.
-#include "ratchet/proposer_tpe.h"
+#include "ratchet/propose/proposer_tpe.h"
 
 #include <gtest/gtest.h>
 

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "ratchet/hardware.h"
-#include "ratchet/store.h"
+#include "ratchet/store/hardware.h"
+#include "ratchet/store/store.h"
 
 namespace ratchet::testing {
 

@@ -5,13 +5,13 @@
 #include <set>
 #include <sstream>
 
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
-#include "ratchet/loop.h"
-#include "ratchet/report_chart.h"
-#include "ratchet/report_html.h"
-#include "ratchet/report_png.h"
-#include "ratchet/watch.h"
+#include "base/error.h"
+#include "base/fs.h"
+#include "ratchet/loop/loop.h"
+#include "ratchet/report/report_chart.h"
+#include "ratchet/report/report_html.h"
+#include "ratchet/report/report_png.h"
+#include "ratchet/report/watch.h"
 #include "tests/ratchet/e2e_util.h"
 #include "tests/ratchet/report_fixture.h"
 

@@ -1,4 +1,4 @@
-#include "ratchet/runner.h"
+#include "ratchet/runner/runner.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "ratchet/log_capture.h"
+#include "ratchet/runner/log_capture.h"
 
 namespace fs = std::filesystem;
 

@@ -8,9 +8,9 @@
 #include <chrono>
 #include <thread>
 
-#include "ratchet/error.h"
-#include "ratchet/loop.h"
-#include "ratchet/store.h"
+#include "base/error.h"
+#include "ratchet/loop/loop.h"
+#include "ratchet/store/store.h"
 #include "tests/ratchet/e2e_util.h"
 
 namespace ratchet::testing {

@@ -1,8 +1,8 @@
-#include "ratchet/search_space.h"
+#include "ratchet/spec/search_space.h"
 
 #include <gtest/gtest.h>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 
 namespace ratchet {
 namespace {

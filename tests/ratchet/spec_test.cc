@@ -1,4 +1,4 @@
-#include "ratchet/spec.h"
+#include "ratchet/spec/spec.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -6,8 +6,8 @@
 #include <fstream>
 #include <regex>
 
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
+#include "base/error.h"
+#include "base/fs.h"
 
 namespace ratchet {
 namespace {

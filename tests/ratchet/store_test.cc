@@ -1,4 +1,4 @@
-#include "ratchet/store.h"
+#include "ratchet/store/store.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,9 +13,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "ratchet/error.h"
-#include "ratchet/hardware.h"
-#include "ratchet/store_schema.h"
+#include "base/error.h"
+#include "ratchet/store/hardware.h"
+#include "ratchet/store/store_schema.h"
 
 namespace ratchet {
 namespace {

@@ -1,7 +1,7 @@
 // The joint (multivariate) TPE estimator against a hand-computed example,
 // checked also with Optuna 3.1's _ParzenEstimator(multivariate=True,
 // consider_prior, prior_weight 1, magic clip) on the same inputs.
-#include "ratchet/tpe_multivariate.h"
+#include "ratchet/propose/tpe_multivariate.h"
 
 #include <gtest/gtest.h>
 

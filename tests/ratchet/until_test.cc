@@ -2,8 +2,8 @@
 
 #include <ctime>
 
-#include "ratchet/cli.h"
-#include "ratchet/error.h"
+#include "ratchet/cli/cli.h"
+#include "base/error.h"
 
 namespace ratchet {
 namespace {

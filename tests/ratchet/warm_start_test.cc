@@ -1,5 +1,5 @@
 // History for proposers from the store, and the warm start from earlier runs.
-#include "ratchet/warm_start.h"
+#include "ratchet/loop/warm_start.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

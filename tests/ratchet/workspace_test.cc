@@ -1,4 +1,4 @@
-#include "ratchet/workspace.h"
+#include "ratchet/git/workspace.h"
 
 #include <git2.h>
 #include <gtest/gtest.h>
@@ -12,10 +12,10 @@
 #include <fstream>
 #include <map>
 
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
-#include "ratchet/git_util.h"
-#include "ratchet/path_policy.h"
+#include "base/error.h"
+#include "base/fs.h"
+#include "ratchet/git/git_util.h"
+#include "ratchet/git/path_policy.h"
 
 namespace ratchet {
 namespace {

@@ -5,8 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "ratchet/error.h"
-#include "ratchet/fs.h"
+#include "base/error.h"
+#include "base/fs.h"
 #include "trainer_test_util.h"
 
 namespace ratchet::train {

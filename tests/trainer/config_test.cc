@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 
 namespace ratchet::train {
 namespace {

@@ -8,7 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 #include "trainer/optimizer.h"
 #include "trainer_test_util.h"
 

@@ -7,7 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "ratchet/error.h"
+#include "base/error.h"
 #include "trainer/budget.h"
 #include "trainer_test_util.h"
 

@@ -1,0 +1,229 @@
+// Measuring: one seeded train + evaluate, and the baseline's calibration.
+#include "ratchet/loop/loop_internal.h"
+
+#include <cmath>
+
+#include <spdlog/fmt/fmt.h>
+
+#include "base/error.h"
+#include "base/fs.h"
+#include "ratchet/loop/metric_reader.h"
+#include "ratchet/runner/runner.h"
+
+namespace ratchet::internal {
+
+std::vector<double> Controller::UnbiasedSamples(int64_t experiment_id) {
+  std::vector<double> unbiased, all;
+  for (const MeasurementRow& m : store_->ListMeasurements(experiment_id)) {
+    if (m.status != MeasurementStatus::kOk || !m.metric) continue;
+    all.push_back(*m.metric);
+    if (m.role == MeasurementRole::kCalibration || m.role == MeasurementRole::kConfirm) {
+      unbiased.push_back(*m.metric);
+    }
+  }
+  return unbiased.empty() ? all : unbiased;
+}
+
+Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& worktree,
+                                MeasurementRole role, const std::string& phase) {
+  int64_t index = static_cast<int64_t>(store_->ListMeasurements(experiment.id).size());
+  Measurement m;
+  m.row.experiment_id = experiment.id;
+  m.row.role = role;
+  m.row.repeat = index;
+  m.row.seed = MeasurementSeed(tag_, experiment.seq, index);
+  m.log_dir = RunsDir() / (std::to_string(experiment.seq) + "." + std::to_string(index));
+  fs::remove_all(m.log_dir);
+  fs::create_directories(m.log_dir);
+
+  Vars vars = base_vars_;
+  vars.erase("data_dir");  // the train command never sees the held-out data
+  vars["workspace"] = worktree.string();
+  vars["run_dir"] = m.log_dir.string();
+  vars["seed"] = std::to_string(m.row.seed);
+
+  auto record_pgid = [&](pid_t pgid) {
+    experiment.pgid = pgid;
+    store_->UpdateExperiment(experiment);
+  };
+  auto should_abort = [&] {
+    progress_.Tick();
+    return Interrupted();
+  };
+  auto fail = [&](MeasurementStatus status, const std::string& reason) {
+    // A failed measurement's output is useless, and may be what filled the
+    // disk: free it before recording anything.
+    internal::PruneArtifacts(m.log_dir);
+    m.row.status = status;
+    m.reason = reason;
+    experiment.pgid.reset();
+    store_->AddMeasurement(m.row);
+    return m;
+  };
+  auto failure_reason = [&](const char* what, const RunResult& result, const fs::path& err) {
+    std::string tail = ReadLogTail(err, 400);
+    while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+    size_t last_line = tail.rfind('\n');
+    if (last_line != std::string::npos) tail = tail.substr(last_line + 1);
+    std::string reason = std::string(what) + " " + result.Describe();
+    if (!result.error.empty()) reason += " (" + result.error + ")";
+    return reason + (tail.empty() ? "" : ": " + tail);
+  };
+
+  experiment.status = ExperimentStatus::kRunning;
+  experiment.phase = phase + " train";
+  store_->UpdateExperiment(experiment);
+  progress_.Phase(experiment.seq, experiment.phase,
+                  spec_.budget.kind == Budget::Kind::kTime ? spec_.budget.seconds : 0,
+                  summary_.best_metric);
+
+  RunRequest train;
+  train.argv = Contained(TrainPolicy(worktree, m.log_dir), Substitute(spec_.train.argv, vars));
+  train.cwd = worktree;
+  train.stdout_path = m.log_dir / "train.out";
+  train.stderr_path = m.log_dir / "train.err";
+  train.timeout_seconds = TrainDeadlineSeconds(spec_);
+  train.memory_limit_bytes = spec_.limits.memory_mb << 20;
+  train.log_cap_bytes = spec_.limits.log_bytes;
+  train.on_start = record_pgid;
+  train.should_abort = should_abort;
+  std::optional<ProcessLimit> train_pids;
+  BoundProcesses(train, train_pids);
+  RunResult trained = runner_.Run(train);
+  if (sandboxed_) RestoreChildSignal(trained);
+  m.row.train_seconds = trained.wall_seconds;
+  m.row.peak_rss_kb = trained.peak_rss_kb;
+  m.row.exit_code = trained.exit_code >= 0 ? std::optional<int>(trained.exit_code) : std::nullopt;
+  m.row.term_signal = trained.term_signal ? std::optional<int>(trained.term_signal) : std::nullopt;
+  using Outcome = RunResult::Outcome;
+  if (trained.outcome == Outcome::kAborted) return fail(MeasurementStatus::kInterrupted, "interrupted");
+  if (trained.outcome == Outcome::kTimedOut) {
+    return fail(MeasurementStatus::kTimeout, "train " + trained.Describe());
+  }
+  if (!trained.Succeeded()) {
+    return fail(MeasurementStatus::kCrashed, failure_reason("train", trained, train.stderr_path));
+  }
+  MetricSpec tokens_metric{"tokens", MetricSpec::Goal::kMaximize, MetricSpec::Format::kJson};
+  if (auto tokens = ReadMetric(ReadLogTail(train.stdout_path, kOutputScanBytes), tokens_metric).value;
+      tokens && std::isfinite(*tokens)) {
+    m.row.tokens = static_cast<int64_t>(*tokens);
+  }
+
+  pins_.Verify();  // throws: an evaluator that changed stops the run
+  experiment.status = ExperimentStatus::kEvaluating;
+  experiment.phase = phase + " evaluate";
+  store_->UpdateExperiment(experiment);
+  progress_.Phase(experiment.seq, experiment.phase, 0, summary_.best_metric);
+
+  Vars eval_vars = vars;
+  eval_vars["data_dir"] = base_vars_.count("data_dir") ? base_vars_.at("data_dir") : "";
+  RunRequest evaluate;
+  evaluate.argv =
+      Contained(EvaluatePolicy(worktree, m.log_dir), Substitute(spec_.evaluate.argv, eval_vars));
+  evaluate.cwd = m.log_dir;
+  evaluate.stdout_path = m.log_dir / "eval.out";
+  evaluate.stderr_path = m.log_dir / "eval.err";
+  evaluate.timeout_seconds = spec_.evaluate.timeout_seconds > 0 ? spec_.evaluate.timeout_seconds : 600;
+  evaluate.memory_limit_bytes = train.memory_limit_bytes;
+  evaluate.log_cap_bytes = spec_.limits.log_bytes;
+  evaluate.on_start = record_pgid;
+  evaluate.should_abort = should_abort;
+  std::optional<ProcessLimit> eval_pids;
+  BoundProcesses(evaluate, eval_pids);
+  RunResult evaluated = runner_.Run(evaluate);
+  if (sandboxed_) RestoreChildSignal(evaluated);
+  m.row.eval_seconds = evaluated.wall_seconds;
+  if (evaluated.outcome == Outcome::kAborted) {
+    return fail(MeasurementStatus::kInterrupted, "interrupted");
+  }
+  if (evaluated.outcome == Outcome::kTimedOut) {
+    return fail(MeasurementStatus::kTimeout, "evaluate " + evaluated.Describe());
+  }
+  if (!evaluated.Succeeded()) {
+    return fail(MeasurementStatus::kCrashed,
+                failure_reason("evaluate", evaluated, evaluate.stderr_path));
+  }
+  MetricReading reading = ReadMetric(ReadLogTail(evaluate.stdout_path, kOutputScanBytes), spec_.metric);
+  if (!reading.value) {
+    return fail(MeasurementStatus::kCrashed, "the evaluator printed no " + spec_.metric.name);
+  }
+  m.row.extra_json = reading.extra.dump();
+  if (!std::isfinite(*reading.value)) {
+    return fail(MeasurementStatus::kCrashed,
+                spec_.metric.name + " is " + FormatNumber(*reading.value));
+  }
+  m.row.metric = *reading.value;
+  m.row.status = MeasurementStatus::kOk;
+  experiment.pgid.reset();
+  m.row.id = store_->AddMeasurement(m.row);
+  return m;
+}
+
+void Controller::Calibrate() {
+  std::optional<ExperimentRow> baseline = store_->GetExperiment(run_.id, 0);
+  if (baseline && baseline->status == ExperimentStatus::kAccepted) return;
+  if (!baseline) {
+    ExperimentRow row;
+    row.run_id = run_.id;
+    row.seq = 0;
+    row.parent_commit = run_.baseline_commit;
+    row.commit = run_.baseline_commit;
+    row.tree = workspace_->TreeOf(run_.baseline_commit);
+    row.proposer = "baseline";
+    row.description = "baseline";
+    row.status = ExperimentStatus::kProposed;
+    row.phase = "calibrate";
+    row.started_at = NowSeconds();
+    row.id = store_->InsertExperiment(row);
+    baseline = row;
+    workspace_->SetCandidateRef(tag_, 0, run_.baseline_commit);
+  }
+  int needed = std::max(1, spec_.acceptance.calibration);
+  fs::path worktree = workspace_->ResetCandidate(tag_, kCandidateSlot, run_.baseline_commit);
+  std::vector<double> samples = UnbiasedSamples(baseline->id);
+  while (static_cast<int>(samples.size()) < needed) {
+    std::string phase = "calibrate " + std::to_string(samples.size() + 1) + "/" +
+                        std::to_string(needed);
+    Measurement m = Measure(*baseline, worktree, MeasurementRole::kCalibration, phase);
+    if (m.row.status == MeasurementStatus::kInterrupted) {
+      throw Error("interrupted during calibration of the baseline");
+    }
+    if (m.row.status != MeasurementStatus::kOk) {
+      baseline->status = ExperimentStatus::kRunning;
+      baseline->reason = m.reason;
+      store_->UpdateExperiment(*baseline);
+      throw Error("the baseline of " + spec_.path.string() + " fails: " + m.reason + " (logs in " +
+                  m.log_dir.string() + ")");
+    }
+    samples.push_back(*m.row.metric);
+  }
+  double mean = Mean(samples);
+  double sd = StandardDeviation(samples);
+  // Cost figures from the first measurement, as a candidate's.
+  for (const MeasurementRow& m : store_->ListMeasurements(baseline->id)) {
+    if (m.status != MeasurementStatus::kOk) continue;
+    baseline->train_seconds = m.train_seconds;
+    baseline->tokens = m.tokens;
+    baseline->peak_rss_kb = m.peak_rss_kb;
+    break;
+  }
+  baseline->metric = mean;
+  baseline->spread = sd;
+  baseline->n_measurements = static_cast<int64_t>(samples.size());
+  baseline->status = ExperimentStatus::kAccepted;
+  baseline->phase = "";
+  baseline->ended_at = NowSeconds();
+  {
+    Store::Transaction transaction(*store_);
+    store_->UpdateExperiment(*baseline);
+    store_->SetNoise(run_.id, sd, mean);
+    store_->SetBestCommit(run_.id, run_.baseline_commit);
+    transaction.Commit();
+  }
+  run_ = *store_->GetRun(run_.id);
+  Event("info", fmt::format("baseline {} = {:.6g} (noise sd {:.3g} over {} repeats)",
+                            spec_.metric.name, mean, sd, samples.size()));
+}
+
+
+}  // namespace ratchet::internal
