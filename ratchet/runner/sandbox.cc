@@ -1,8 +1,6 @@
 #include "ratchet/runner/sandbox.h"
 
-#include <sys/wait.h>
-
-#include <cstdio>
+#include <unistd.h>
 
 #include "ratchet/runner/runner.h"
 
@@ -52,7 +50,8 @@ std::string SandboxUnavailable() {
   RunRequest probe;
   probe.argv = SandboxArgv({}, {"/bin/true"});
   probe.timeout_seconds = 10;
-  const fs::path err = fs::temp_directory_path() / ("ratchet-sandbox-probe-" + std::to_string(getpid()));
+  const fs::path err =
+      fs::temp_directory_path() / ("ratchet-sandbox-probe-" + std::to_string(::getpid()));
   probe.stderr_path = err;
   const RunResult r = runner.Run(probe);
   std::string why = ReadLogTail(err, 300);
@@ -60,6 +59,7 @@ std::string SandboxUnavailable() {
   fs::remove(err, ec);
   if (r.Succeeded()) return "";
   while (!why.empty() && why.back() == '\n') why.pop_back();
+  why = why.substr(why.rfind('\n') == std::string::npos ? 0 : why.rfind('\n') + 1);  // one line
   if (r.outcome == RunResult::Outcome::kSpawnFailed) {
     return "the sandbox needs bubblewrap, which is not installed (apt-get install bubblewrap), or "
            "run with --no-sandbox";
