@@ -76,17 +76,10 @@ std::string SpotCheck(const KernelType& type, const std::vector<Problem>& proble
                       const std::vector<std::vector<Floats>>& inputs,
                       const std::vector<ProblemTiming>& timed) {
   for (size_t i = 0; i < problems.size(); ++i) {
-    std::vector<const float*> in;
-    for (const Floats& v : inputs[i]) in.push_back(v.data());
-    const std::vector<int64_t> rows = SampleRows(type.Rows(problems[i]), 24, 7 + i);
-    Comparison c = Compare(type, problems[i], Inputs::kNormal, in, timed[i].output.data(), rows);
-    for (size_t j = 0; j < timed[i].output.size() && c.ok; ++j) {
-      if (!std::isfinite(timed[i].output[j])) {
-        c.ok = false;
-        c.failure = "non-finite output at element " + std::to_string(j);
-      }
-    }
-    if (!c.ok) return "bench " + type.Describe(problems[i]) + ": " + c.failure;
+    const std::string wrong =
+        WrongOutput(type, problems[i], Pointers(inputs[i]), timed[i].output.data(),
+                    SampleRows(type.Rows(problems[i]), 24, 7 + i));
+    if (!wrong.empty()) return "bench " + type.Describe(problems[i]) + ": " + wrong;
   }
   return "";
 }

@@ -22,12 +22,6 @@ std::string Format(const char* fmt, double a, double b = 0) {
   return text;
 }
 
-std::vector<const float*> Pointers(const std::vector<Floats>& in) {
-  std::vector<const float*> p;
-  for (const Floats& v : in) p.push_back(v.data());
-  return p;
-}
-
 void FillBits(float* p, int64_t n, uint32_t bits) {
   const float f = std::bit_cast<float>(bits);
   std::fill(p, p + n, f);
@@ -163,6 +157,25 @@ std::vector<int64_t> SampleRows(int64_t rows, int count, uint64_t seed) {
   std::mt19937_64 rng(seed);
   for (int i = 0; i < count; ++i) picked.insert(static_cast<int64_t>(rng() % rows));
   return {picked.begin(), picked.end()};
+}
+
+std::string WrongOutput(const KernelType& type, const Problem& p,
+                        const std::vector<const float*>& in, const float* out,
+                        const std::vector<int64_t>& rows) {
+  const int64_t n = type.OutputSize(p);
+  for (int64_t j = 0; j < n; ++j) {
+    if (!std::isfinite(out[j])) {
+      return "non-finite or unwritten output at element " + std::to_string(j);
+    }
+  }
+  const Comparison c = Compare(type, p, Inputs::kNormal, in, out, rows);
+  return c.ok ? "" : c.failure;
+}
+
+std::vector<const float*> Pointers(const std::vector<Floats>& in) {
+  std::vector<const float*> p;
+  for (const Floats& v : in) p.push_back(v.data());
+  return p;
 }
 
 ChecksResult JudgeChecks(const KernelType& type, const std::vector<CheckCase>& plan,

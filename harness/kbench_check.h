@@ -46,6 +46,15 @@ Comparison Compare(const KernelType& type, const Problem& p, Inputs inputs,
 // First, last and `count` more rows drawn from seed (sorted, distinct).
 std::vector<int64_t> SampleRows(int64_t rows, int count, uint64_t seed);
 
+// Why a timed output is wrong, or "": an element not finite (unwritten, in a
+// NaN-poisoned output), else `rows` against the reference on normal inputs.
+std::string WrongOutput(const KernelType& type, const Problem& p,
+                        const std::vector<const float*>& in, const float* out,
+                        const std::vector<int64_t>& rows);
+
+// The arrays' data pointers, as kernels take them.
+std::vector<const float*> Pointers(const std::vector<Floats>& in);
+
 struct CaseReport {
   std::string stage, shape, inputs;
   bool ran = false;

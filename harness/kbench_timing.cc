@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -40,12 +39,6 @@ double Quantile(const std::vector<double>& sorted, double q) {
 // first and the last, and every element's finiteness).
 constexpr int kRowsPerTimedCall = 4;
 
-std::vector<const float*> Pointers(const std::vector<Floats>& in) {
-  std::vector<const float*> p;
-  for (const Floats& v : in) p.push_back(v.data());
-  return p;
-}
-
 // Untimed, around every timed call, so that the kernel must compute each one
 // in full: fresh random inputs, alternately in the bench's buffers and in a
 // second set at other addresses (a cache keyed by address, shape or a few
@@ -72,15 +65,10 @@ class FreshInputs {
   }
 
   std::string Verify(int sample) {
-    const std::string call = "timed call " + std::to_string(sample + 1) + " (fresh inputs): ";
-    for (size_t j = 0; j < out_.size(); ++j) {
-      if (!std::isfinite(out_[j])) {
-        return call + "non-finite or unwritten output at element " + std::to_string(j);
-      }
-    }
-    const Comparison c = Compare(type_, p_, Inputs::kNormal, in(), out_.data(),
-                                 SampleRows(type_.Rows(p_), kRowsPerTimedCall, rng_()));
-    return c.ok ? "" : call + c.failure;
+    const std::string wrong = WrongOutput(type_, p_, in(), out_.data(),
+                                          SampleRows(type_.Rows(p_), kRowsPerTimedCall, rng_()));
+    if (wrong.empty()) return "";
+    return "timed call " + std::to_string(sample + 1) + " (fresh inputs): " + wrong;
   }
 
   // Evicts the inputs the next call reads and the output.

@@ -93,9 +93,8 @@ class Controller {
   SandboxPolicy EvaluatePolicy(const fs::path& worktree, const fs::path& run_dir) const;
   SandboxPolicy AgentPolicy() const;
   std::vector<fs::path> SandboxTools() const;
-  // argv under the sandbox when it is on (sandbox.h), as it is otherwise.
-  std::vector<std::string> Contained(const SandboxPolicy& policy,
-                                     const std::vector<std::string>& argv) const;
+  // Runs the request under the sandbox when it is on (sandbox.h).
+  void Contain(RunRequest& request, const SandboxPolicy& policy) const;
 
   const RunOptions& options_;
   ProcessRunner& runner_;

@@ -78,7 +78,8 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
                   summary_.best_metric);
 
   RunRequest train;
-  train.argv = Contained(TrainPolicy(worktree, m.log_dir), Substitute(spec_.train.argv, vars));
+  train.argv = Substitute(spec_.train.argv, vars);
+  Contain(train, TrainPolicy(worktree, m.log_dir));
   train.cwd = worktree;
   train.stdout_path = m.log_dir / "train.out";
   train.stderr_path = m.log_dir / "train.err";
@@ -90,7 +91,6 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   std::optional<ProcessLimit> train_pids;
   BoundProcesses(train, train_pids);
   RunResult trained = runner_.Run(train);
-  if (sandboxed_) RestoreChildSignal(trained);
   m.row.train_seconds = trained.wall_seconds;
   m.row.peak_rss_kb = trained.peak_rss_kb;
   m.row.exit_code = trained.exit_code >= 0 ? std::optional<int>(trained.exit_code) : std::nullopt;
@@ -118,8 +118,8 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   Vars eval_vars = vars;
   eval_vars["data_dir"] = base_vars_.count("data_dir") ? base_vars_.at("data_dir") : "";
   RunRequest evaluate;
-  evaluate.argv =
-      Contained(EvaluatePolicy(worktree, m.log_dir), Substitute(spec_.evaluate.argv, eval_vars));
+  evaluate.argv = Substitute(spec_.evaluate.argv, eval_vars);
+  Contain(evaluate, EvaluatePolicy(worktree, m.log_dir));
   evaluate.cwd = m.log_dir;
   evaluate.stdout_path = m.log_dir / "eval.out";
   evaluate.stderr_path = m.log_dir / "eval.err";
@@ -131,7 +131,6 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   std::optional<ProcessLimit> eval_pids;
   BoundProcesses(evaluate, eval_pids);
   RunResult evaluated = runner_.Run(evaluate);
-  if (sandboxed_) RestoreChildSignal(evaluated);
   m.row.eval_seconds = evaluated.wall_seconds;
   if (evaluated.outcome == Outcome::kAborted) {
     return fail(MeasurementStatus::kInterrupted, "interrupted");

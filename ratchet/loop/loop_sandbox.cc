@@ -66,9 +66,8 @@ SandboxPolicy Controller::AgentPolicy() const {
   return policy;
 }
 
-std::vector<std::string> Controller::Contained(const SandboxPolicy& policy,
-                                               const std::vector<std::string>& argv) const {
-  return sandboxed_ ? SandboxArgv(policy, argv) : argv;
+void Controller::Contain(RunRequest& request, const SandboxPolicy& policy) const {
+  if (sandboxed_) ratchet::Contain(request, policy);
 }
 
 void Controller::BoundProcesses(RunRequest& request, std::optional<ProcessLimit>& limit) {

@@ -91,7 +91,7 @@ class CommandProposer : public Proposer {
       policy.writable.push_back(ctx.worktree);
       policy.read_only.push_back(scratch.path());
       policy.cwd = ctx.worktree;
-      request.argv = SandboxArgv(policy, request.argv);
+      Contain(request, policy);
     }
     request.cwd = ctx.worktree;
     request.stdout_path = scratch.path() / "agent.out";
@@ -103,7 +103,6 @@ class CommandProposer : public Proposer {
                          {"RATCHET_WORKSPACE", ctx.worktree.string()},
                          {"RATCHET_SEED", vars["seed"]}};
     RunResult result = runner_->Run(request);
-    if (ctx.sandbox) RestoreChildSignal(result);
 
     std::string out = ReadLogTail(request.stdout_path, kStdoutTail);
     std::string err = ReadLogTail(request.stderr_path, kStderrTail);

@@ -56,6 +56,14 @@ std::string RunResult::Describe() const {
   return "unknown outcome";
 }
 
+void RestoreChildSignal(RunResult& result) {
+  if (result.outcome != RunResult::Outcome::kExited) return;
+  if (result.exit_code <= 128 || result.exit_code > 128 + 64) return;
+  result.outcome = RunResult::Outcome::kSignaled;
+  result.term_signal = result.exit_code - 128;
+  result.exit_code = -1;
+}
+
 void DecodeWaitStatus(int wait_status, RunResult& result) {
   if (WIFEXITED(wait_status)) {
     result.outcome = RunResult::Outcome::kExited;
@@ -330,6 +338,7 @@ RunResult PosixProcessRunner::Run(const RunRequest& request) {
   }
   result.wall_seconds = Now() - start;
   DecodeWaitStatus(status, result);
+  if (request.signal_in_exit_code) RestoreChildSignal(result);
   if (reason == Kill::kTimeout) result.outcome = RunResult::Outcome::kTimedOut;
   if (reason == Kill::kAbort) result.outcome = RunResult::Outcome::kAborted;
   result.peak_rss_kb = usage.ru_maxrss;

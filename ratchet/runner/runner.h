@@ -41,6 +41,9 @@ struct RunRequest {
   // When set, the child writes itself into this cgroup.procs file before it
   // executes anything (a pids bound: process_limit.h).
   std::filesystem::path cgroup_procs;
+  // The program reports its child's death by signal N as exit 128 + N (a
+  // wrapper such as bubblewrap does): the result says kSignaled, N again.
+  bool signal_in_exit_code = false;
   // Called right after the child started with its process group id, so the
   // caller can record it (a resumed controller kills leftovers with
   // KillProcessGroup). If it throws, the group is killed and reaped first.
@@ -79,6 +82,9 @@ struct RunResult {
 // Sets outcome (kExited or kSignaled), exit_code and term_signal from a
 // wait()/wait4() status. The one place a wait status is interpreted.
 void DecodeWaitStatus(int wait_status, RunResult& result);
+// Turns an exit with 128 + N (N a signal) into kSignaled with N: for
+// RunRequest::signal_in_exit_code.
+void RestoreChildSignal(RunResult& result);
 
 class ProcessRunner {
  public:

@@ -37,12 +37,9 @@ std::vector<std::string> SandboxArgv(const SandboxPolicy& policy,
   return out;
 }
 
-void RestoreChildSignal(RunResult& result) {
-  if (result.outcome != RunResult::Outcome::kExited) return;
-  if (result.exit_code <= 128 || result.exit_code > 128 + 64) return;
-  result.outcome = RunResult::Outcome::kSignaled;
-  result.term_signal = result.exit_code - 128;
-  result.exit_code = -1;
+void Contain(RunRequest& request, const SandboxPolicy& policy) {
+  request.argv = SandboxArgv(policy, request.argv);
+  request.signal_in_exit_code = true;  // bwrap exits 128 + N for its child's signal N
 }
 
 std::string SandboxUnavailable() {

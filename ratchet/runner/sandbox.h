@@ -34,10 +34,11 @@ struct SandboxPolicy {
 std::vector<std::string> SandboxArgv(const SandboxPolicy& policy,
                                      const std::vector<std::string>& argv);
 
-// bwrap exits with 128 + N when its child was killed by signal N; this turns
-// such a result back into what an unsandboxed run reports (kSignaled, N).
-struct RunResult;
-void RestoreChildSignal(RunResult& result);
+// Runs `request` under the sandbox: its argv wrapped by SandboxArgv, and
+// bwrap's report of a child killed by signal N (exit 128 + N) read back as
+// that signal.
+struct RunRequest;
+void Contain(RunRequest& request, const SandboxPolicy& policy);
 
 // "" when bubblewrap starts a sandbox here; otherwise one line saying what is
 // missing and how to install it, or to run with --no-sandbox.

@@ -22,18 +22,6 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<std::string> ToyTrain(const std::string& noise) {
-  return {"{bin_dir}/ratchet-toy", "train", "--params", "{workspace}/params.json", "--seed",
-          "{seed}", "--out", "{run_dir}/result.json", "--noise", noise, "--work-ms", "5"};
-}
-
-// `sh -c "<prefix> && toy train ..."`: the toy trainer after a shell step.
-std::vector<std::string> ShellThenToy(const std::string& prefix) {
-  std::vector<std::string> argv = {"/bin/sh", "-c", prefix + " && \"$0\" \"$@\""};
-  for (const std::string& arg : ToyTrain("0.1")) argv.push_back(arg);
-  return argv;
-}
-
 class E2E : public ::testing::Test {
  protected:
   fs::path Workspace() const { return temp_.path() / "ws"; }

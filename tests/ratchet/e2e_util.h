@@ -60,6 +60,21 @@ inline CommandOutput RunProgram(const std::vector<std::string>& argv, const fs::
   return output;
 }
 
+// The toy trainer's argv with noise sd `noise` and 5 ms of work.
+inline std::vector<std::string> ToyTrain(const std::string& noise) {
+  return {"{bin_dir}/ratchet-toy", "train", "--params", "{workspace}/params.json", "--seed",
+          "{seed}", "--out", "{run_dir}/result.json", "--noise", noise, "--work-ms", "5"};
+}
+
+// `sh -c "<prefix> <then> toy train ..."`: the toy trainer after a shell step,
+// only if it succeeded (then "&&") or whatever it did (then ";").
+inline std::vector<std::string> ShellThenToy(const std::string& prefix,
+                                             const std::string& then = "&&") {
+  std::vector<std::string> argv = {"/bin/sh", "-c", prefix + " " + then + " \"$0\" \"$@\""};
+  for (const std::string& arg : ToyTrain("0.1")) argv.push_back(arg);
+  return argv;
+}
+
 // specs/toy.json with its template made absolute, `changes` merged in
 // (JSON merge patch), written to `dir/name`.
 inline fs::path WriteToySpec(const fs::path& dir, const std::string& name,

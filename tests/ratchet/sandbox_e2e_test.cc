@@ -20,12 +20,7 @@ using nlohmann::json;
 
 // `sh -c "<hostile>; toy train ..."`: the hostile step, then a normal training.
 std::vector<std::string> HostileThenToy(const std::string& hostile) {
-  std::vector<std::string> argv = {"/bin/sh", "-c", hostile + "; \"$0\" \"$@\""};
-  for (const char* arg : {"{bin_dir}/ratchet-toy", "train", "--params", "{workspace}/params.json",
-                          "--seed", "{seed}", "--out", "{run_dir}/result.json", "--noise", "0.1"}) {
-    argv.push_back(arg);
-  }
-  return argv;
+  return ShellThenToy(hostile, ";");
 }
 
 // Processes on this machine whose command line contains `marker`.
