@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "ratchet/loop/loop.h"
+#include "ratchet/runner/process_limit.h"
 #include "ratchet/store/store.h"
 #include "tests/ratchet/e2e_util.h"
 
@@ -93,6 +94,7 @@ TEST_F(Sandbox, ADaemonAndTwoHundredSleepsDieWithTheirMeasurement) {
 TEST_F(Sandbox, AForkBombIsBoundedByTheProcessLimitAndTheRunGoesOn) {
   // The candidate (fork_bomb set) starts sleeps until a fork fails; the
   // shell then dies of it: a crashed experiment, nothing left behind.
+  if (ProcessLimit probe(20); !probe.available()) GTEST_SKIP() << probe.unavailable_reason();
   const std::string marker = "27.1828" + std::to_string(getpid());
   CommandOutput run = Run(
       HostileThenToy("if grep -q '\"fork_bomb\": true' {workspace}/params.json; then i=0; while "
