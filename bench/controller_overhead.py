@@ -13,7 +13,7 @@ evaluate with their output to log files, read the metric from the log,
 `git reset --hard` on discard, append a results row (SQLite here). Each
 round runs both loops in fresh folders, the order alternating between rounds
 (a loop's deleted files slow the next one's file creation on ext4).
-Usage: bench/controller_overhead.py [--experiments 200] [--rounds 3] [--build build]
+Usage: bench/controller_overhead.py [--experiments 200] [--rounds 3] [--build build] [--no-sandbox]
 """
 import argparse, json, os, random, sqlite3, statistics, subprocess, sys, tempfile, time
 
@@ -26,7 +26,7 @@ def summary(ms):
     return {"n": len(ms), "median": statistics.median(ms), "p10": q(0.10), "p90": q(0.90)}
 
 
-def ratchet_loop(bin_dir, work, n):
+def ratchet_loop(bin_dir, work, n, extra):
     spec = json.load(open(os.path.join(ROOT, "specs", "toy.json")))
     spec["template"] = os.path.join(ROOT, "experiments", "toy")
     spec["train"] = {"argv": ["/bin/true"], "timeout_seconds": 60}
@@ -39,7 +39,7 @@ def ratchet_loop(bin_dir, work, n):
     ws = os.path.join(work, "ws-ratchet")
     start = time.perf_counter()
     subprocess.run([os.path.join(bin_dir, "ratchet"), "run", path, "--workspace", ws,
-                    "--max-experiments", str(n)], check=True, stdout=subprocess.DEVNULL,
+                    "--max-experiments", str(n)] + extra, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     log = json.loads(subprocess.run([os.path.join(bin_dir, "ratchet"), "log", "--workspace", ws,
@@ -96,20 +96,24 @@ def main():
     parser.add_argument("--experiments", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="ratchet's children without bubblewrap, as the peer's are")
     args = parser.parse_args()
+    extra = ["--no-sandbox"] if args.no_sandbox else []
     bin_dir = os.path.join(args.build, "bin")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
           f"{args.experiments} experiments per loop and round; "
-          "no-op train (/bin/true) and evaluate (/bin/echo)")
+          "no-op train (/bin/true) and evaluate (/bin/echo); "
+          f"ratchet's children {'without' if args.no_sandbox else 'in'} the sandbox")
     ours_ms, peer_ms = [], []
     for round_ in range(args.rounds):
         with tempfile.TemporaryDirectory() as work:
             if round_ % 2 == 0:
-                ours, wall, child = ratchet_loop(bin_dir, work, args.experiments)
+                ours, wall, child = ratchet_loop(bin_dir, work, args.experiments, extra)
                 peer = git_cli_loop(work, args.experiments)
             else:
                 peer = git_cli_loop(work, args.experiments)
-                ours, wall, child = ratchet_loop(bin_dir, work, args.experiments)
+                ours, wall, child = ratchet_loop(bin_dir, work, args.experiments, extra)
         ours_ms.append(ours["median"])
         peer_ms.append(peer["median"])
         print(f"round {round_ + 1}: ratchet median {ours['median']:.2f} ms "
