@@ -40,13 +40,14 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 
 // Progress lines are formatted into a stack buffer: nothing is allocated
 // inside the step loop.
-void PrintProgress(std::ostream& out, int64_t step, double loss, double lr, double tokens_per_s,
-                   double elapsed) {
+void PrintProgress(std::ostream& out, int64_t step, int64_t tokens, double loss, double lr,
+                   double tokens_per_s, double elapsed) {
   char line[256];
   int n = std::snprintf(line, sizeof(line),
-                        "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"tokens_per_s\":%.1f,"
-                        "\"elapsed\":%.3f}\n",
-                        static_cast<long long>(step), loss, lr, tokens_per_s, elapsed);
+                        "{\"step\":%lld,\"tokens\":%lld,\"loss\":%.6f,\"lr\":%.6g,"
+                        "\"tokens_per_s\":%.1f,\"elapsed\":%.3f}\n",
+                        static_cast<long long>(step), static_cast<long long>(tokens), loss, lr,
+                        tokens_per_s, elapsed);
   out.write(line, n);
   out.flush();
 }
@@ -128,7 +129,7 @@ TrainSummary TrainLoop(Model& model, Optimizer& optimizer, DataLoader& data, con
     elapsed = Seconds(start);
     const bool last = !tracker.ShouldContinue(elapsed, s.tokens);
     if (log_every > 0 && (s.steps % log_every == 0 || last)) {
-      PrintProgress(out, s.steps, loss, c.lr * multiplier, s.tokens / elapsed, elapsed);
+      PrintProgress(out, s.steps, s.tokens, loss, c.lr * multiplier, s.tokens / elapsed, elapsed);
     }
   }
   model.set_profile(nullptr);

@@ -4,7 +4,7 @@
 //
 // Output on `out`, one JSON object per line:
 //   progress every log_every steps and after the last one:
-//     {"step":..,"loss":..,"lr":..,"tokens_per_s":..,"elapsed":..}
+//     {"step":..,"tokens":..,"loss":..,"lr":..,"tokens_per_s":..,"elapsed":..}
 //   with profile: {"profile":{"matmul":share,...},"seconds":{...}}: shares of
 //     the training loop's wall time per kind of op (matmul attention norm
 //     activation residual embedding loss optimizer data other), summing to 1

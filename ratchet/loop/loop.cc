@@ -54,7 +54,7 @@ bool Controller::RunExperiment(int64_t seq) {
   experiment.phase = "propose";
   experiment.started_at = NowSeconds();
   experiment.id = store_->InsertExperiment(experiment);
-  progress_.Phase(seq, "propose", 0, summary_.best_metric);
+  progress_.Phase(seq, "propose", summary_.best_metric);
 
   fs::path worktree = workspace_->ResetCandidate(tag_, kCandidateSlot, *best->commit);
   ProposalContext context{spec_,    seq, ProposalSeed(spec_.proposer.seed, seq),

@@ -73,9 +73,11 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   experiment.status = ExperimentStatus::kRunning;
   experiment.phase = phase + " train";
   store_->UpdateExperiment(experiment);
-  progress_.Phase(experiment.seq, experiment.phase,
-                  spec_.budget.kind == Budget::Kind::kTime ? spec_.budget.seconds : 0,
-                  summary_.best_metric);
+  PhaseBudget budget;
+  if (spec_.budget.kind == Budget::Kind::kTime) budget.seconds = spec_.budget.seconds;
+  if (spec_.budget.kind == Budget::Kind::kTokens) budget.tokens = spec_.budget.tokens;
+  progress_.Phase(experiment.seq, experiment.phase, summary_.best_metric, budget,
+                  m.log_dir / "train.out");
 
   RunRequest train;
   train.argv = Substitute(spec_.train.argv, vars);
@@ -113,7 +115,7 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   experiment.status = ExperimentStatus::kEvaluating;
   experiment.phase = phase + " evaluate";
   store_->UpdateExperiment(experiment);
-  progress_.Phase(experiment.seq, experiment.phase, 0, summary_.best_metric);
+  progress_.Phase(experiment.seq, experiment.phase, summary_.best_metric);
 
   Vars eval_vars = vars;
   eval_vars["data_dir"] = base_vars_.count("data_dir") ? base_vars_.at("data_dir") : "";

@@ -52,7 +52,7 @@ TEST_F(TrainLoopTest, TokenBudgetIsConsumedInWholeStepsAndCountedExactly) {
   EXPECT_EQ(run.summary.losses.size(), 31u);
   // One progress line per step (log_every 1), the last one for step 31.
   EXPECT_EQ(std::count(run.log.begin(), run.log.end(), '\n'), 31);
-  EXPECT_THAT(run.log, HasSubstr("{\"step\":31,"));
+  EXPECT_THAT(run.log, HasSubstr("{\"step\":31,\"tokens\":992,"));
 }
 
 TEST_F(TrainLoopTest, TokenBudgetBelowOneStepIsAnError) {
