@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/fs.h"
+#include "ratchet/report/loss_chart.h"
 #include "ratchet/report/report_chart.h"
 #include "ratchet/report/report_png.h"
 
@@ -24,6 +25,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:130px}
 .card b{display:block;font-size:18px}.card span{color:#666;font-size:12px}
 .chart svg{width:100%;height:auto;border:1px solid #eee}
+svg.loss{display:block}
 table{border-collapse:collapse;font-size:13px;width:100%}
 th,td{border-bottom:1px solid #eee;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f6f6f6;position:sticky;top:0}
@@ -219,6 +221,23 @@ std::string RenderReportHtml(const RunData& data) {
     html << "</table>\n";
   }
 
+  // Training loss: the best's curve against the baseline's.
+  std::vector<LossCurve> pair;
+  if (!data.experiments.empty()) {
+    pair.push_back({"baseline", "#888888", ExperimentCurve(data, 0)});
+    if (best && best->seq != 0) {
+      for (size_t i = 0; i < data.experiments.size(); ++i) {
+        if (data.experiments[i].seq != best->seq) continue;
+        pair.push_back({fmt::format("best (experiment {})", best->seq), "#1a7f37",
+                        ExperimentCurve(data, i)});
+      }
+    }
+  }
+  if (LossRange(pair)) {
+    html << "<h2>Training loss: best against baseline</h2>\n<div class=\"chart\">"
+         << RenderLossChart(pair, {}) << "</div>\n";
+  }
+
   // Best config against the baseline config.
   if (std::optional<json> best_config = BestConfig(data)) {
     html << "<h2>Best config against the baseline</h2>\n";
@@ -227,23 +246,33 @@ std::string RenderReportHtml(const RunData& data) {
         {BaselineConfig(data), best_config});
   }
 
-  // Every experiment.
+  // Every experiment, with its training curve on the run's common loss scale.
+  std::vector<LossCurve> sparklines;
+  for (size_t i = 0; i < data.experiments.size(); ++i) {
+    sparklines.push_back({fmt::format("experiment {}", data.experiments[i].seq),
+                          std::string(StatusColor(data.experiments[i].status)),
+                          ExperimentCurve(data, i, 60)});
+  }
+  LossChartOptions sparkline{.width = 140, .height = 30, .axes = false,
+                             .y_range = LossRange(sparklines)};
   html << "<h2>All experiments</h2>\n<table><tr><th>#</th><th>status</th><th>"
        << Esc(run.metric_name)
        << "</th><th>± sd</th><th>n</th><th>duration</th><th>train</th><th>peak RSS</th>"
-          "<th>description</th></tr>\n";
-  for (const ExperimentRow& e : data.experiments) {
+          "<th>loss curve</th><th>description</th></tr>\n";
+  for (size_t i = 0; i < data.experiments.size(); ++i) {
+    const ExperimentRow& e = data.experiments[i];
     bool explain = e.reason && e.status != ExperimentStatus::kAccepted &&
                    e.status != ExperimentStatus::kRejected;
     html << fmt::format(
         "<tr id=\"e{}\"><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td "
         "class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td "
-        "class=\"num\">{}</td><td class=\"num\">{}</td><td>{}{}</td></tr>\n",
+        "class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}{}</td></tr>\n",
         e.seq, e.seq, StatusChip(e.status), FormatMetric(e.metric),
         e.n_measurements > 1 ? FormatMetric(e.spread) : "", e.n_measurements,
         e.ended_at ? FormatDuration(*e.ended_at - e.started_at) : "-",
         e.train_seconds ? FormatDuration(*e.train_seconds) : "-",
         e.peak_rss_kb ? fmt::format("{:.0f} MiB", *e.peak_rss_kb / 1024.0) : "-",
+        sparklines[i].points.empty() ? "" : RenderLossChart({sparklines[i]}, sparkline),
         Esc(e.description), explain ? "<div class=\"reason\">" + Esc(*e.reason) + "</div>" : "");
   }
   html << "</table>\n";
