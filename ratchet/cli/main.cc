@@ -22,6 +22,7 @@
 #include "ratchet/report/import.h"
 #include "ratchet/report/report_html.h"
 #include "ratchet/report/watch.h"
+#include "ratchet/serve/server.h"
 // --- end issue 6 includes ---
 
 namespace {
@@ -51,11 +52,13 @@ struct ReportCommands {
   ratchet::ExportOptions export_;
   ratchet::ImportOptions import;
   ratchet::WatchOptions watch;
+  ratchet::ServeOptions serve;
   bool watching = false;
   CLI::App* report_command = nullptr;
   CLI::App* compare_command = nullptr;
   CLI::App* export_command = nullptr;
   CLI::App* import_command = nullptr;
+  CLI::App* serve_command = nullptr;
 };
 
 void AddReportCommands(CLI::App& app, CLI::App* status_command, ReportCommands& c) {
@@ -86,6 +89,12 @@ void AddReportCommands(CLI::App& app, CLI::App* status_command, ReportCommands& 
       ->required()
       ->check(CLI::ExistingFile);
   c.import_command->add_option("--workspace,-w", c.import.workspace, "Workspace folder")->required();
+  c.serve_command = app.add_subcommand("serve", "Live dashboard of a workspace in the browser");
+  c.serve_command->add_option("--workspace,-w", c.serve.workspace, "Workspace folder")->required();
+  c.serve_command->add_option("--port,-p", c.serve.port, "TCP port (0: any free one)")
+      ->check(CLI::Range(0, 65535));
+  c.serve_command->add_option("--host", c.serve.host,
+                              "Address to listen on (default 127.0.0.1: this machine only)");
 }
 
 // Runs the subcommand of this block if one was given; false otherwise.
@@ -102,6 +111,7 @@ bool RunReportCommands(ReportCommands& c, const ratchet::ReadOptions& status, bo
   else if (*c.compare_command) ratchet::CommandCompare(c.compare, std::cout);
   else if (*c.export_command) ratchet::CommandExport(c.export_, std::cout);
   else if (*c.import_command) ratchet::CommandImport(c.import, std::cout);
+  else if (*c.serve_command) ratchet::CommandServe(c.serve, std::cout);
   else return false;
   return true;
 }
