@@ -1,19 +1,17 @@
 #include "ratchet/loop/progress.h"
 
+#include <spdlog/fmt/fmt.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 
-#include <spdlog/fmt/fmt.h>
-
 namespace ratchet {
 namespace {
 
 double MonotonicSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 bool EndsWith(const std::string& text, const std::string& suffix) {
@@ -31,8 +29,8 @@ std::string Count(double n) {
 std::string Duration(double seconds) {
   seconds = std::max(0.0, seconds);
   if (seconds < 100) return fmt::format("{:.0f}s", seconds);
-  if (seconds < 6000) return fmt::format("{:.0f}m{:02.0f}s", std::floor(seconds / 60),
-                                         std::fmod(seconds, 60));
+  if (seconds < 6000)
+    return fmt::format("{:.0f}m{:02.0f}s", std::floor(seconds / 60), std::fmod(seconds, 60));
   return fmt::format("{:.1f}h", seconds / 3600);
 }
 

@@ -1,10 +1,10 @@
 #include "ratchet/report/loss_chart.h"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
-
-#include <spdlog/fmt/fmt.h>
 
 #include "ratchet/report/report_chart.h"
 
@@ -106,9 +106,10 @@ std::string RenderLossChart(const std::vector<LossCurve>& curves, const LossChar
   }
   if (!range || x_max <= 0) {
     if (o.axes) {
-      svg << fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#888\">no training "
-                         "log</text>",
-                         o.width / 2, o.height / 2);
+      svg << fmt::format(
+          "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#888\">no training "
+          "log</text>",
+          o.width / 2, o.height / 2);
     }
     svg << "</svg>";
     return svg.str();
@@ -124,26 +125,30 @@ std::string RenderLossChart(const std::vector<LossCurve>& curves, const LossChar
     return top + plot_h * (y_hi - y) / (y_hi - y_lo);
   };
   if (o.axes) {
-    svg << fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
-                       "stroke=\"#ccc\"/>",
-                       left, top, plot_w, plot_h);
+    svg << fmt::format(
+        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
+        "stroke=\"#ccc\"/>",
+        left, top, plot_w, plot_h);
     for (double t : Ticks(0, x_max, 8)) {
-      svg << fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#eee\"/>"
-                         "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\" fill=\"#555\">{4}"
-                         "</text>",
-                         px(t), top, top + plot_h, top + plot_h + 16, Compact(t));
+      svg << fmt::format(
+          "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#eee\"/>"
+          "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\" fill=\"#555\">{4}"
+          "</text>",
+          px(t), top, top + plot_h, top + plot_h + 16, Compact(t));
     }
     for (double t : Ticks(y_lo, y_hi, 6)) {
-      svg << fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#eee\"/>"
-                         "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\" fill=\"#555\">{5:g}"
-                         "</text>",
-                         left, left + plot_w, py(t), left - 6, py(t) + 4, t);
+      svg << fmt::format(
+          "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#eee\"/>"
+          "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\" fill=\"#555\">{5:g}"
+          "</text>",
+          left, left + plot_w, py(t), left - 6, py(t) + 4, t);
     }
     svg << fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#333\">{}</text>",
                        left + plot_w / 2, o.height - 6, by_tokens ? "tokens" : "steps");
-    svg << fmt::format("<text transform=\"translate(14 {}) rotate(-90)\" text-anchor=\"middle\" "
-                       "fill=\"#333\">training loss</text>",
-                       top + plot_h / 2);
+    svg << fmt::format(
+        "<text transform=\"translate(14 {}) rotate(-90)\" text-anchor=\"middle\" "
+        "fill=\"#333\">training loss</text>",
+        top + plot_h / 2);
   }
   int legend_y = static_cast<int>(top) + 16;
   for (const LossCurve& curve : curves) {
@@ -157,10 +162,11 @@ std::string RenderLossChart(const std::vector<LossCurve>& curves, const LossChar
     svg << "\"><title>" << XmlEscape(curve.name)
         << fmt::format(": last loss {:.4g}", curve.points.back().loss) << "</title></polyline>";
     if (o.axes) {
-      svg << fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" "
-                         "stroke-width=\"3\"/><text x=\"{4}\" y=\"{5}\" fill=\"#333\">{6}</text>",
-                         left + plot_w - 260, left + plot_w - 236, legend_y - 4, curve.color,
-                         left + plot_w - 230, legend_y, XmlEscape(curve.name));
+      svg << fmt::format(
+          "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" "
+          "stroke-width=\"3\"/><text x=\"{4}\" y=\"{5}\" fill=\"#333\">{6}</text>",
+          left + plot_w - 260, left + plot_w - 236, legend_y - 4, curve.color, left + plot_w - 230,
+          legend_y, XmlEscape(curve.name));
       legend_y += 18;
     }
   }

@@ -1,9 +1,8 @@
 #include "ratchet/runner/training_log.h"
 
 #include <fstream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "ratchet/runner/runner.h"
 
@@ -35,8 +34,7 @@ std::optional<TrainingPoint> ParseTrainingLine(std::string_view line) {
   return point;
 }
 
-std::vector<TrainingPoint> ReadTrainingCurve(const std::filesystem::path& path,
-                                             size_t max_points) {
+std::vector<TrainingPoint> ReadTrainingCurve(const std::filesystem::path& path, size_t max_points) {
   std::vector<TrainingPoint> points;
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {

@@ -230,7 +230,9 @@ json CompareView(const std::vector<RunData>& runs) {
   for (const RunData& data : runs) {
     json points = json::array();
     for (const ExperimentRow& e : data.experiments) {
-      points.push_back({{"seq", e.seq}, {"metric", Opt(e.metric)}, {"status", ToString(e.status)},
+      points.push_back({{"seq", e.seq},
+                        {"metric", Opt(e.metric)},
+                        {"status", ToString(e.status)},
                         {"description", e.description}});
     }
     json run = RunSummary(data);
@@ -257,7 +259,8 @@ json ParameterEffects(const RunData& data) {
   std::vector<size_t> measured;
   for (size_t i = 0; i < data.experiments.size(); ++i) {
     const ExperimentRow& e = data.experiments[i];
-    bool decided = e.status == ExperimentStatus::kAccepted || e.status == ExperimentStatus::kRejected;
+    bool decided =
+        e.status == ExperimentStatus::kAccepted || e.status == ExperimentStatus::kRejected;
     if (decided && e.metric && std::isfinite(*e.metric)) measured.push_back(i);
   }
   json effects = json::array();

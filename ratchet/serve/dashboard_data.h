@@ -7,9 +7,8 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "ratchet/report/report_data.h"
 

@@ -1,15 +1,13 @@
 #include "ratchet/serve/server.h"
 
+#include <httplib.h>
 #include <signal.h>
 
 #include <atomic>
 #include <ctime>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-
-#include <httplib.h>
-
-#include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "ratchet/serve/dashboard_data.h"
@@ -70,23 +68,22 @@ void CommandServe(const ServeOptions& options, std::ostream& out) {
   server.Get("/", [](const httplib::Request&, httplib::Response& response) {
     response.set_content(std::string(DashboardHtml()), "text/html; charset=utf-8");
   });
-  server.Get("/api/runs", JsonRoute([workspace](const httplib::Request&) {
-    return RunsView(workspace);
-  }));
+  server.Get("/api/runs",
+             JsonRoute([workspace](const httplib::Request&) { return RunsView(workspace); }));
   server.Get("/api/run", JsonRoute([workspace](const httplib::Request& request) {
-    return RunView(LoadWorkspaceRun(workspace, request.get_param_value("tag")));
-  }));
+               return RunView(LoadWorkspaceRun(workspace, request.get_param_value("tag")));
+             }));
   server.Get("/api/experiment", JsonRoute([workspace](const httplib::Request& request) {
-    return ExperimentView(LoadWorkspaceRun(workspace, request.get_param_value("tag")),
-                          ParseSeq(request.get_param_value("seq")));
-  }));
+               return ExperimentView(LoadWorkspaceRun(workspace, request.get_param_value("tag")),
+                                     ParseSeq(request.get_param_value("seq")));
+             }));
   server.Get("/api/compare", JsonRoute([workspace](const httplib::Request& request) {
-    std::vector<RunData> runs;
-    for (const std::string& tag : SplitTags(request.get_param_value("tags"))) {
-      runs.push_back(LoadWorkspaceRun(workspace, tag));
-    }
-    return CompareView(runs);
-  }));
+               std::vector<RunData> runs;
+               for (const std::string& tag : SplitTags(request.get_param_value("tags"))) {
+                 runs.push_back(LoadWorkspaceRun(workspace, tag));
+               }
+               return CompareView(runs);
+             }));
 
   // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would
   // let a second `ratchet serve` share a port that is already taken.

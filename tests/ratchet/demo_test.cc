@@ -35,8 +35,10 @@ TEST(QuickstartDemo, AcceptsABetterLearningRateWithinTwoExperiments) {
   ASSERT_TRUE(run.result.Succeeded()) << run.err;
   // Not a terminal: plain progress lines, with the trainer's loss and rate.
   EXPECT_THAT(run.err, HasSubstr("[0] calibrate 1/3 train\n"));
-  EXPECT_THAT(run.err, ::testing::ContainsRegex(
-                           R"(\[1\] measure train +[0-9.]+k / 150\.0k tok  loss [0-9.]+  [0-9.]+k? tok/s  eta)"));
+  EXPECT_THAT(
+      run.err,
+      ::testing::ContainsRegex(
+          R"(\[1\] measure train +[0-9.]+k / 150\.0k tok  loss [0-9.]+  [0-9.]+k? tok/s  eta)"));
 
   CommandOutput log = RunProgram(
       RatchetArgs({"log", "--workspace", workspace.string(), "--format", "json"}), temp.path());
@@ -53,10 +55,9 @@ TEST(QuickstartDemo, AcceptsABetterLearningRateWithinTwoExperiments) {
   EXPECT_LT(first["metric"].get<double>(), experiments[0]["metric"].get<double>());
 
   // The report draws the best's training curve against the baseline's.
-  CommandOutput report = RunProgram(
-      RatchetArgs({"report", "--workspace", workspace.string(), "--html",
-                   (temp.path() / "report.html").string()}),
-      temp.path());
+  CommandOutput report = RunProgram(RatchetArgs({"report", "--workspace", workspace.string(),
+                                                 "--html", (temp.path() / "report.html").string()}),
+                                    temp.path());
   ASSERT_TRUE(report.result.Succeeded()) << report.err;
   std::string html = ReadFile(temp.path() / "report.html");
   EXPECT_THAT(html, HasSubstr("Training loss: best against baseline"));

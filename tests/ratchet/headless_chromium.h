@@ -12,11 +12,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ratchet/report/report_png.h"
 
@@ -75,10 +74,9 @@ class HeadlessChromium {
     if (::write(write_fd_, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
       throw std::runtime_error("chromium: write failed");
     }
-    const auto deadline =
-        std::chrono::steady_clock::now() +
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-            std::chrono::duration<double>(timeout));
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(timeout));
     for (;;) {
       nlohmann::json reply = nlohmann::json::parse(ReadMessage(deadline));
       if (!reply.contains("id") || reply["id"] != last_id_) continue;
@@ -95,8 +93,8 @@ class HeadlessChromium {
 
   // The value of a JavaScript expression in the page.
   nlohmann::json Evaluate(const std::string& session, const std::string& expression) {
-    nlohmann::json result = Call("Runtime.evaluate",
-                                 {{"expression", expression}, {"returnByValue", true}}, session);
+    nlohmann::json result =
+        Call("Runtime.evaluate", {{"expression", expression}, {"returnByValue", true}}, session);
     if (result.contains("exceptionDetails")) {
       throw std::runtime_error("page: " + result["exceptionDetails"].dump());
     }

@@ -33,8 +33,9 @@ class ProgressTest : public ::testing::Test {
     return text;
   }
   void Train(int64_t tokens, double loss, double rate) {
-    std::ofstream(log_, std::ios::app) << "{\"step\":1,\"tokens\":" << tokens << ",\"loss\":" << loss
-                                       << ",\"tokens_per_s\":" << rate << "}\n";
+    std::ofstream(log_, std::ios::app)
+        << "{\"step\":1,\"tokens\":" << tokens << ",\"loss\":" << loss
+        << ",\"tokens_per_s\":" << rate << "}\n";
   }
   void Advance(double seconds) { now_ += seconds; }
 

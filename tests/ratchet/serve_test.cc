@@ -3,7 +3,6 @@
 // a run in progress without a reload.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <httplib.h>
 
 #include "background_program.h"
@@ -35,7 +34,8 @@ class ServeTest : public ::testing::Test {
         temp_.path() / "serve.out", temp_.path() / "serve.err");
     std::optional<std::string> port = server_->AwaitOutput("http://127\\.0\\.0\\.1:(\\d+)/", 20);
     if (!port) {
-      ADD_FAILURE() << "serve printed no address: " << ReadLogTail(temp_.path() / "serve.err", 4000);
+      ADD_FAILURE() << "serve printed no address: "
+                    << ReadLogTail(temp_.path() / "serve.err", 4000);
       return 0;
     }
     return std::stoi(*port);
@@ -60,9 +60,8 @@ class ServeTest : public ::testing::Test {
 TEST_F(ServeTest, JsonRoutesShowTheRunAsTheStoreHasIt) {
   CommandOutput run = RunProgram(RunArgs(8, 5), temp_.path());
   ASSERT_TRUE(run.result.Succeeded()) << run.err;
-  CommandOutput log =
-      RunProgram(RatchetArgs({"log", "--workspace", workspace_.string(), "--format", "json"}),
-                 temp_.path());
+  CommandOutput log = RunProgram(
+      RatchetArgs({"log", "--workspace", workspace_.string(), "--format", "json"}), temp_.path());
   json logged = json::parse(log.out);
   const std::string store_before = ReadFile(workspace_ / ".ratchet" / "store.db");
   int port = Serve();
@@ -113,9 +112,8 @@ TEST_F(ServeTest, JsonRoutesShowTheRunAsTheStoreHasIt) {
 }
 
 TEST_F(ServeTest, ErrorsAreOneLineNamingWhatIsWrong) {
-  CommandOutput missing =
-      RunProgram(RatchetArgs({"serve", "--workspace", (temp_.path() / "none").string()}),
-                 temp_.path());
+  CommandOutput missing = RunProgram(
+      RatchetArgs({"serve", "--workspace", (temp_.path() / "none").string()}), temp_.path());
   EXPECT_EQ(missing.result.exit_code, 1);
   EXPECT_THAT(missing.err, HasSubstr("none: not a ratchet workspace"));
   EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1);
@@ -128,8 +126,7 @@ TEST_F(ServeTest, ErrorsAreOneLineNamingWhatIsWrong) {
       temp_.path());
   EXPECT_EQ(taken.result.exit_code, 1);
   EXPECT_EQ(taken.err, "ratchet: error: ratchet serve: cannot listen on 127.0.0.1:" +
-                           std::to_string(port) +
-                           " (in use, or not an address of this machine)\n");
+                           std::to_string(port) + " (in use, or not an address of this machine)\n");
 }
 
 TEST_F(ServeTest, PageInHeadlessChromiumShowsNewExperimentsWithoutAReload) {
@@ -139,7 +136,8 @@ TEST_F(ServeTest, PageInHeadlessChromiumShowsNewExperimentsWithoutAReload) {
   }
   // Long enough that the page sees the run grow: ~0.3 s per measurement.
   BackgroundProgram run(RunArgs(40, 300), temp_.path() / "run.out", temp_.path() / "run.out");
-  ASSERT_TRUE(run.AwaitOutput("(baseline score)", 60)) << ReadLogTail(temp_.path() / "run.out", 4000);
+  ASSERT_TRUE(run.AwaitOutput("(baseline score)", 60))
+      << ReadLogTail(temp_.path() / "run.out", 4000);
   int port = Serve();
   ASSERT_GT(port, 0);
 
@@ -165,9 +163,10 @@ TEST_F(ServeTest, PageInHeadlessChromiumShowsNewExperimentsWithoutAReload) {
 
   // An experiment's page, reached through its row, shows its diff.
   browser.Evaluate(page, "document.querySelector('#experiments tr[data-seq=\"1\"]').click(); 1");
-  EXPECT_TRUE(await("!!document.getElementById('diff') && "
-                    "document.getElementById('diff').textContent.includes('params.json')",
-                    30));
+  EXPECT_TRUE(
+      await("!!document.getElementById('diff') && "
+            "document.getElementById('diff').textContent.includes('params.json')",
+            30));
   EXPECT_EQ(browser.Evaluate(page, "window.loadedOnce === true"), true);
   EXPECT_EQ(browser.Evaluate(page, "location.hash"), "#/run/toy/exp/1");
   run.Stop(SIGKILL);
