@@ -129,8 +129,18 @@ json RunView(const RunData& data) {
   json view = {{"run", RunSummary(data)}};
   json experiments = json::array();
   json inflight = nullptr;
+  // Each experiment's params where they differ from the baseline's: the
+  // table's "params" column, readable however large the config.
+  std::vector<std::map<std::string, json>> params = ExperimentParams(data);
+  const std::map<std::string, json> baseline =
+      params.empty() ? std::map<std::string, json>{} : params.front();
   for (size_t i = 0; i < data.experiments.size(); ++i) {
     const ExperimentRow& e = data.experiments[i];
+    json changed = json::object();
+    for (const auto& [key, value] : params[i]) {
+      auto it = baseline.find(key);
+      if (it == baseline.end() || it->second != value) changed[key] = value;
+    }
     experiments.push_back({{"seq", e.seq},
                            {"status", ToString(e.status)},
                            {"phase", e.phase},
@@ -140,7 +150,7 @@ json RunView(const RunData& data) {
                            {"description", e.description},
                            {"reason", Opt(e.reason)},
                            {"proposer", e.proposer},
-                           {"params", json::parse(e.params_json, nullptr, false)},
+                           {"changed", changed},
                            {"started_at", e.started_at},
                            {"ended_at", Opt(e.ended_at)},
                            {"train_seconds", Opt(e.train_seconds)},

@@ -103,8 +103,9 @@ function lossChart(curve,title){const pts=(curve&&curve.points)||[];
 
 function experimentsTable(run,experiments){
   const cols=[["seq","#",true],["status","status"],["metric",run.metric,true],["spread","± sd",true],["n","n",true],
-    ["duration","duration",true],["description","change"],["reason","reason"]];
-  const rows=experiments.map(e=>Object.assign({duration:e.ended_at?e.ended_at-e.started_at:null},e));
+    ["duration","duration",true],["params","params (vs baseline)"],["description","change"],["reason","reason"]];
+  const rows=experiments.map(e=>Object.assign({duration:e.ended_at?e.ended_at-e.started_at:null,
+    params:Object.entries(e.changed||{}).map(([k,v])=>k+"="+(typeof v==="number"?fmt(v,4):JSON.stringify(v))).join(", ")},e));
   const {key,dir}=state.sort;
   rows.sort((a,b)=>{const x=a[key],y=b[key];if(x===y)return 0;if(x===null||x===undefined)return 1;if(y===null||y===undefined)return -1;
     return (x<y?-1:1)*dir;});
@@ -114,7 +115,7 @@ function experimentsTable(run,experiments){
   for(const e of rows){const tr=el("tr",{"data-seq":e.seq,onclick:()=>go("#/run/"+encodeURIComponent(run.tag)+"/exp/"+e.seq)},
     el("td",{class:"num"},e.seq),el("td",{},chip(e.status),e.phase?el("span",{class:"muted"}," "+e.phase):null),
     el("td",{class:"num"},fmt(e.metric)),el("td",{class:"num"},e.n>1?fmt(e.spread,3):""),el("td",{class:"num"},e.n),
-    el("td",{class:"num"},dur(e.duration)),el("td",{},e.description),el("td",{class:"reason"},e.reason||""));
+    el("td",{class:"num"},dur(e.duration)),el("td",{class:"reason"},e.params),el("td",{},e.description),el("td",{class:"reason"},e.reason||""));
     body.append(tr);}
   return el("table",{id:"experiments"},el("thead",{},head),body);}
 

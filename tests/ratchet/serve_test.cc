@@ -80,6 +80,14 @@ TEST_F(ServeTest, JsonRoutesShowTheRunAsTheStoreHasIt) {
     EXPECT_EQ(view["experiments"][i]["status"], logged[i]["status"]);
     EXPECT_EQ(view["experiments"][i]["metric"], logged[i]["metric"]);
   }
+  // The params column: what experiment 1 changed from the baseline, as its
+  // description names it.
+  const json& changed = view["experiments"][1]["changed"];
+  ASSERT_FALSE(changed.empty());
+  for (const auto& [key, value] : changed.items()) {
+    EXPECT_THAT(view["experiments"][1]["description"].get<std::string>(), HasSubstr(key));
+  }
+  EXPECT_TRUE(view["experiments"][0]["changed"].empty());
   EXPECT_TRUE(view["inflight"].is_null());  // the run has ended
   // Every search-space parameter the run varied has an effect, strongest first.
   ASSERT_FALSE(view["effects"].empty());
