@@ -207,7 +207,18 @@ json ExperimentView(const RunData& data, int64_t seq) {
                             {"tokens", Opt(m.tokens)}});
   }
   view["measurements"] = measurements;
-  view["curve"] = CurveJson(ExperimentCurve(data, index));
+  // One training curve per measurement (seeds side by side), the running one too.
+  json curves = json::array();
+  if (!data.workspace.empty()) {
+    int64_t count = static_cast<int64_t>(data.measurements[index].size());
+    if (IsUnfinished(e.status)) ++count;
+    for (int64_t repeat = 0; repeat < count; ++repeat) {
+      std::vector<TrainingPoint> points =
+          ReadTrainingCurve(MeasurementDir(data, e.seq, repeat) / "train.out", 400);
+      if (!points.empty()) curves.push_back({{"repeat", repeat}, {"curve", CurveJson(points)}});
+    }
+  }
+  view["curves"] = curves;
   // The newest measurement's logs: the one a failure is explained by.
   json logs = json::object();
   if (!data.workspace.empty()) {

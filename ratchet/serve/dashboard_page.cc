@@ -153,7 +153,9 @@ async function renderExperiment(tag,seq){
     card(e.proposer,"proposer"),card((e.commit||"-").slice(0,10),"commit")));
   if(e.reason)view.append(el("p",{},el("b",{},"decision: "),e.reason));
   if(e.decision)view.append(el("details",{},el("summary",{},"the decision's numbers"),el("pre",{},JSON.stringify(e.decision,null,2))));
-  view.append(el("h2",{},"Training loss"),el("div",{class:"panel"},lossChart(e.curve)));
+  const curves=e.curves.map((c,i)=>({name:"measurement "+c.repeat,color:LINE_COLORS[i%LINE_COLORS.length],points:c.curve.points}));
+  view.append(el("h2",{},"Training loss"),el("div",{class:"panel"},chart(curves,{x0:0,xTitle:e.curves.length?e.curves[0].curve.x:"tokens",
+    yTitle:"training loss",height:260,empty:"no training log"})));
   const mt=el("tbody",{});for(const m of e.measurements)mt.append(el("tr",{},el("td",{class:"num"},m.repeat),el("td",{},m.role),el("td",{class:"num"},m.seed),
     el("td",{},m.status),el("td",{class:"num"},fmt(m.metric)),el("td",{class:"num"},dur(m.train_seconds)),el("td",{class:"num"},dur(m.eval_seconds)),el("td",{class:"num"},m.tokens===null?"-":m.tokens)));
   view.append(el("h2",{},"Measurements"),el("table",{id:"measurements"},el("thead",{},el("tr",{},...["#","role","seed","status","metric","train","evaluate","tokens"].map(h=>el("th",{},h)))),mt));

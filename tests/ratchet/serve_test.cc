@@ -63,6 +63,12 @@ TEST_F(ServeTest, JsonRoutesShowTheRunAsTheStoreHasIt) {
   CommandOutput log = RunProgram(
       RatchetArgs({"log", "--workspace", workspace_.string(), "--format", "json"}), temp_.path());
   json logged = json::parse(log.out);
+  // The toy prints no loss lines: give experiment 1's first measurement the
+  // progress lines a trainer would have printed.
+  const fs::path train_out = workspace_ / ".ratchet" / "runs" / "toy" / "1.0" / "train.out";
+  WriteFileAtomic(train_out, ReadFile(train_out) +
+                                 "{\"step\":10,\"tokens\":2000,\"loss\":5.5}\n"
+                                 "{\"step\":20,\"tokens\":4000,\"loss\":4.25}\n");
   const std::string store_before = ReadFile(workspace_ / ".ratchet" / "store.db");
   int port = Serve();
   ASSERT_GT(port, 0);
@@ -101,6 +107,10 @@ TEST_F(ServeTest, JsonRoutesShowTheRunAsTheStoreHasIt) {
   EXPECT_THAT(experiment["diff"].get<std::string>(), HasSubstr("+++ b/params.json"));
   EXPECT_FALSE(experiment["measurements"].empty());
   EXPECT_TRUE(experiment["logs"].contains("eval.out"));
+  ASSERT_EQ(experiment["curves"].size(), 1u);
+  EXPECT_EQ(experiment["curves"][0]["repeat"], 0);
+  EXPECT_EQ(experiment["curves"][0]["curve"]["x"], "tokens");
+  EXPECT_EQ(experiment["curves"][0]["curve"]["points"], json::parse("[[2000, 5.5], [4000, 4.25]]"));
 
   EXPECT_EQ(Get(port, "/api/experiment?tag=toy&seq=99", 404)["error"],
             "run 'toy' has no experiment 99");
