@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "ratchet/loop/loop.h"
 #include "ratchet/report/report_chart.h"
 
 namespace ratchet {
@@ -53,7 +54,7 @@ std::vector<double> Ticks(double lo, double hi, int count) {
 
 std::filesystem::path MeasurementDir(const RunData& data, int64_t seq, int64_t repeat) {
   if (data.workspace.empty()) return {};
-  return data.workspace / ".ratchet" / "runs" / data.run.tag /
+  return RatchetDir(data.workspace) / "runs" / data.run.tag /
          (std::to_string(seq) + "." + std::to_string(repeat));
 }
 
