@@ -25,6 +25,12 @@ Trust. The checkpoint comes from mutable code, so:
   refused. The probes all run first, in window order, on their own copy, so
   a model with state cannot learn a window's continuation before its probe.
 Run with `python3 -I` (no environment, no script or user folders on sys.path).
+
+Two checkpoint formats, one metric: a TorchScript archive (train.py), or a
+ratchet-train checkpoint (trainer/checkpoint.h: magic, header JSON, float32
+tensors, SHA-256 trailer), run by RatchetGPT below, a transcription of
+harness/reference_model.cc. So specs/nanogpt-torch.json and its built-in
+twin specs/nanogpt-torch-builtin.json score both trainers with this one file.
 """
 
 import argparse
@@ -33,6 +39,7 @@ import json
 import math
 import os
 import random
+import struct
 import sys
 import time
 import zipfile
@@ -109,7 +116,131 @@ def check_graph(model, path: str):
     visit(model.forward.inlined_graph)
 
 
+class RatchetNorm(torch.nn.Module):
+    def __init__(self, g: torch.Tensor, b: torch.Tensor, layernorm: bool):
+        super().__init__()
+        self.g = torch.nn.Parameter(g)
+        self.b = torch.nn.Parameter(b)
+        self.layernorm = layernorm
+
+    def forward(self, x):
+        if self.layernorm:
+            return torch.nn.functional.layer_norm(x, (x.shape[-1],), self.g, self.b, 1e-5)
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * self.g
+
+
+class RatchetBlock(torch.nn.Module):
+    def __init__(self, t: dict, p: str, config: dict, layernorm: bool):
+        super().__init__()
+        self.n_head = config["n_head"]
+        self.qk_norm = bool(config["qk_norm"])
+        self.rope = config["pos"] == "rope"
+        self.rope_base = float(config["rope_base"])
+        self.activation = config["activation"]
+        zeros = torch.zeros(config["n_embd"])
+        self.ln1 = RatchetNorm(t[p + "ln1.g"], t.get(p + "ln1.b", zeros), layernorm)
+        self.ln2 = RatchetNorm(t[p + "ln2.g"], t.get(p + "ln2.b", zeros), layernorm)
+        self.wqkv = torch.nn.Parameter(t[p + "attn.wqkv"])
+        self.wo = torch.nn.Parameter(t[p + "attn.wo"])
+        self.wfc = torch.nn.Parameter(t[p + "mlp.wfc"])
+        self.wproj = torch.nn.Parameter(t[p + "mlp.wproj"])
+
+    def heads(self, x, B: int, T: int, hs: int, normalize: bool):
+        x = x.view(B, T, self.n_head, hs).transpose(1, 2)
+        if normalize and self.qk_norm:
+            x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+        if normalize and self.rope:
+            i = torch.arange(hs // 2, dtype=torch.float64)
+            angle = torch.arange(T, dtype=torch.float64)[:, None] * self.rope_base ** (-2.0 * i / hs)
+            cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
+            a, b = x[..., :hs // 2], x[..., hs // 2:]
+            x = torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
+        return x
+
+    def forward(self, x):
+        B, T, C = x.shape
+        hs = C // self.n_head
+        q, k, v = (self.ln1(x) @ self.wqkv).split(C, dim=2)
+        q, k = self.heads(q, B, T, hs, True), self.heads(k, B, T, hs, True)
+        v = self.heads(v, B, T, hs, False)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))
+        causal = torch.ones(T, T, dtype=torch.bool).tril()
+        att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+        x = x + (att @ v).transpose(1, 2).reshape(B, T, C) @ self.wo
+        u = self.ln2(x) @ self.wfc
+        if self.activation == "gelu":
+            m = torch.nn.functional.gelu(u, approximate="tanh")
+        elif self.activation == "relu2":
+            m = torch.relu(u).pow(2)
+        else:  # swiglu: gate columns [0, H), up [H, 2H)
+            H = u.shape[-1] // 2
+            m = torch.nn.functional.silu(u[..., :H]) * u[..., H:]
+        return x + m @ self.wproj
+
+
+class RatchetGPT(torch.nn.Module):
+    def __init__(self, config: dict, t: dict):
+        super().__init__()
+        layernorm = config["norm"] == "layernorm"
+        C = config["n_embd"]
+        self.seq_len = int(config["seq_len"])
+        self.learned_pos = config["pos"] == "learned"
+        self.tie = bool(config["tie_embeddings"])
+        self.softcap = float(config["logit_softcap"])
+        self.wte = torch.nn.Parameter(t["wte"])
+        self.wpe = torch.nn.Parameter(t.get("wpe", torch.zeros(1, C)))
+        self.lm_head = torch.nn.Parameter(t.get("lm_head", torch.zeros(C, 256)))
+        self.blocks = torch.nn.ModuleList(
+            [RatchetBlock(t, f"h{l}.", config, layernorm) for l in range(config["n_layer"])])
+        self.lnf = RatchetNorm(t["lnf.g"], t.get("lnf.b", torch.zeros(C)), layernorm)
+
+    def forward(self, idx):
+        x = self.wte[idx]
+        if self.learned_pos:
+            x = x + self.wpe[:idx.shape[1]]
+        for block in self.blocks:
+            x = block(x)
+        h = self.lnf(x)
+        logits = h @ self.wte.t() if self.tie else h @ self.lm_head
+        if self.softcap > 0:
+            logits = self.softcap * torch.tanh(logits / self.softcap)
+        return logits
+
+
+def load_ratchet_checkpoint(path: str, data: bytes):
+    """A ratchet-train checkpoint as a scripted RatchetGPT; refuses damaged files."""
+    if len(data) < 24 + 32:
+        fail(f"{path}: truncated checkpoint (no header)")
+    version, _, header_length = struct.unpack_from("<IIQ", data, 8)
+    if version != 1:
+        fail(f"{path}: unsupported checkpoint version {version}")
+    if hashlib.sha256(data[:-32]).digest() != data[-32:]:
+        fail(f"{path}: corrupt (checksum mismatch)")
+    try:
+        header = json.loads(data[24:24 + header_length])
+        config = header["config"]
+        start = 24 + header_length
+        start += (64 - start % 64) % 64
+        arena = torch.frombuffer(bytearray(data[start:-32]), dtype=torch.float32)
+        tensors = {}
+        for t in header["tensors"]:
+            shape, offset = [int(d) for d in t["shape"]], int(t["offset"]) // 4
+            numel = math.prod(shape)
+            if offset + numel > arena.numel():
+                fail(f"{path}: header/tensor mismatch: {t['name']} lies past the data")
+            tensors[t["name"]] = arena[offset:offset + numel].view(*shape).clone()
+        model = RatchetGPT(config, tensors)
+    except (ValueError, KeyError, TypeError) as e:
+        fail(f"{path}: header/tensor mismatch: {e.__class__.__name__}: {e}")
+    return torch.jit.script(model.eval())
+
+
 def load_model(path: str):
+    with open(path, "rb") as f:
+        if f.read(8) == b"RCHTCKPT":
+            f.seek(0)
+            return load_ratchet_checkpoint(path, f.read())
+
     try:
         model = torch.jit.load(path, map_location="cpu")
     except Exception as e:  # torch raises RuntimeError and others on corrupt files
@@ -167,7 +298,9 @@ def evaluate(args, start_time):
         fail(f"{os.path.join(args.data, 'val.bin')}: fewer than 2 bytes to evaluate")
     if not os.path.isfile(args.checkpoint):
         fail(f"{args.checkpoint}: checkpoint not found")
-    check_archive(args.checkpoint)
+    with open(args.checkpoint, "rb") as f:
+        if f.read(8) != b"RCHTCKPT":  # RatchetGPT is this file's own code
+            check_archive(args.checkpoint)
     probe_model = load_model(args.checkpoint)
     check_graph(probe_model, args.checkpoint)
     seq_len = model_seq_len(probe_model, args.checkpoint)
