@@ -8,11 +8,12 @@ immutable side (evaluate.py) is only the checkpoint written to --out:
   bytes as int64 [B, T] (T <= its int attribute `seq_len`) and returns
   float logits [B, T, 256], position t seeing only bytes 0..t.
 
-Hyper-parameters: DEFAULTS below, overridden by the keys of hparams.json
-beside this file (--hparams to point elsewhere); an unknown key is an error.
-Budget (--time-budget seconds of training loop, or --token-budget tokens),
---seed, --threads, --data (a folder with train.bin) and --out come from the
-command line, chosen by the controller.
+Hyper-parameters: DEFAULTS below, overridden by the keys of the JSON file
+given with --hparams (specs/nanogpt-torch-search.json passes hparams.json);
+an unknown key is an error. Budget (--time-budget seconds of training loop,
+default TIME_BUDGET, or --token-budget tokens), --seed, --threads, --data (a
+folder with train.bin) and --out come from the command line, chosen by the
+controller.
 """
 
 import argparse
@@ -32,6 +33,8 @@ os.environ["OMP_WAIT_POLICY"] = "passive"
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+
+TIME_BUDGET = 60  # seconds of training loop when no budget is given
 
 DEFAULTS = {
     "n_layer": 2,
@@ -121,7 +124,7 @@ def init_weights(model: GPT, std: float, n_layer: int, generator: torch.Generato
 
 def load_hparams(path: str) -> dict:
     hp = dict(DEFAULTS)
-    if path and os.path.exists(path):
+    if path:
         with open(path) as f:
             given = json.load(f)
         unknown = sorted(set(given) - set(DEFAULTS))
@@ -148,12 +151,13 @@ def main():
     ap.add_argument("--out", required=True, help="checkpoint to write (TorchScript)")
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--threads", type=int, default=1)
-    budget = ap.add_mutually_exclusive_group(required=True)
+    budget = ap.add_mutually_exclusive_group()
     budget.add_argument("--time-budget", type=float, help="seconds of training loop")
     budget.add_argument("--token-budget", type=int, help="training tokens")
-    ap.add_argument("--hparams", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                      "hparams.json"))
+    ap.add_argument("--hparams", help="JSON file overriding DEFAULTS")
     args = ap.parse_args()
+    if args.time_budget is None and args.token_budget is None:
+        args.time_budget = TIME_BUDGET
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
