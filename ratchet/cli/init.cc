@@ -44,13 +44,15 @@ std::string NameOf(const fs::path& dir) {
 
 // "{spec_dir}/<dir relative to spec_dir>/file", or "{spec_dir}/file".
 std::string PinnedPath(const fs::path& dir, const fs::path& spec_dir, const std::string& file) {
-  const fs::path relative = fs::weakly_canonical(dir).lexically_relative(fs::weakly_canonical(spec_dir));
+  const fs::path relative =
+      fs::weakly_canonical(dir).lexically_relative(fs::weakly_canonical(spec_dir));
   const std::string prefix = relative.empty() || relative == "." ? "" : relative.string() + "/";
   return "{spec_dir}/" + prefix + file;
 }
 
 std::string TemplatePath(const fs::path& dir, const fs::path& spec_dir) {
-  const fs::path relative = fs::weakly_canonical(dir).lexically_relative(fs::weakly_canonical(spec_dir));
+  const fs::path relative =
+      fs::weakly_canonical(dir).lexically_relative(fs::weakly_canonical(spec_dir));
   return relative.empty() ? fs::weakly_canonical(dir).string() : relative.string();
 }
 
@@ -131,24 +133,33 @@ LayoutGuess InspectAutoresearch(const fs::path& dir, const fs::path& spec_dir) {
         "and to train.argv");
   }
   if (!Mentions(train, "--time-budget")) {
-    g.check.push_back("train.py takes no --time-budget: it must stop on its own within the "
-                      "budget; `ratchet run --budget` cannot change it");
+    g.check.push_back(
+        "train.py takes no --time-budget: it must stop on its own within the "
+        "budget; `ratchet run --budget` cannot change it");
   }
 
   if (has_evaluator) {
-    const json eval_argv = {kPython, "-I", PinnedPath(dir, spec_dir, "evaluate.py"),
-                            "--checkpoint", "{run_dir}/model.pt", "--data", "{data_dir}",
-                            "--threads", "{threads}"};
+    const json eval_argv = {kPython,
+                            "-I",
+                            PinnedPath(dir, spec_dir, "evaluate.py"),
+                            "--checkpoint",
+                            "{run_dir}/model.pt",
+                            "--data",
+                            "{data_dir}",
+                            "--threads",
+                            "{threads}"};
     spec["evaluate"] = {{"argv", eval_argv}, {"timeout_seconds", 600}};
     spec["metric"] = {{"name", "val_bpb"}, {"goal", "minimize"}, {"format", "json"}};
-    g.guessed.push_back("evaluate: the pinned evaluate.py scores the checkpoint train.py writes "
-                        "to --out (a JSON line holding val_bpb)");
+    g.guessed.push_back(
+        "evaluate: the pinned evaluate.py scores the checkpoint train.py writes "
+        "to --out (a JSON line holding val_bpb)");
   } else {
     // autoresearch's train.py scores itself with prepare.py's evaluate_bpb.
     spec["evaluate"] = {{"argv", {"/bin/cat", "{run_dir}/train.out"}}, {"timeout_seconds", 60}};
     spec["metric"] = {{"name", "val_bpb"}, {"goal", "minimize"}, {"format", "kv"}};
-    g.guessed.push_back("evaluate: the last `val_bpb: X` line train.py prints (it evaluates "
-                        "itself; no evaluate.py)");
+    g.guessed.push_back(
+        "evaluate: the last `val_bpb: X` line train.py prints (it evaluates "
+        "itself; no evaluate.py)");
     g.check.push_back(
         "the metric is what train.py prints about itself: a mutation can print any number. "
         "Write an evaluator that loads a checkpoint (see experiments/nanogpt-torch/evaluate.py), "
@@ -161,13 +172,15 @@ LayoutGuess InspectAutoresearch(const fs::path& dir, const fs::path& spec_dir) {
   if (has_data) {
     json heldout = {"val.bin"};
     if (Mentions(prepare, "manifest.json")) heldout.push_back("manifest.json");
-    spec["data"] = {{"dir", "{cache_dir}/" + name},
-                    {"train", {"train.bin"}},
-                    {"heldout", heldout},
-                    {"prepare", {kPython, "-I", PinnedPath(dir, spec_dir, "prepare.py"), "--out",
-                                 "{data_dir}"}}};
+    spec["data"] = {
+        {"dir", "{cache_dir}/" + name},
+        {"train", {"train.bin"}},
+        {"heldout", heldout},
+        {"prepare",
+         {kPython, "-I", PinnedPath(dir, spec_dir, "prepare.py"), "--out", "{data_dir}"}}};
     g.guessed.push_back("data: prepare.py --out writes train.bin (train sees only it) and " +
-                        heldout.dump() + " (only the evaluator sees them) into {cache_dir}/" + name);
+                        heldout.dump() + " (only the evaluator sees them) into {cache_dir}/" +
+                        name);
   } else {
     g.check.push_back(
         "no data section: train.py reads its data where prepare.py put it (autoresearch: "
@@ -176,8 +189,8 @@ LayoutGuess InspectAutoresearch(const fs::path& dir, const fs::path& spec_dir) {
         "then read the held-out data too)");
   }
 
-  spec["acceptance"] = {{"policy", "confirm"}, {"calibration", 3}, {"repeats", 2},
-                        {"min_delta", 0.0}};
+  spec["acceptance"] = {
+      {"policy", "confirm"}, {"calibration", 3}, {"repeats", 2}, {"min_delta", 0.0}};
   spec["proposer"] = {{"kind", "command"},
                       {"argv", {"YOUR-AGENT-CLI", "{prompt_file}"}},
                       {"program", "program.md"},
@@ -195,13 +208,15 @@ LayoutGuess InspectAutoresearch(const fs::path& dir, const fs::path& spec_dir) {
                     " under the sandbox (system read-only, no network): it must import what "
                     "train.py needs (Debian's python3-torch)");
   if (fs::is_regular_file(dir / "pyproject.toml", error)) {
-    g.check.push_back("pyproject.toml found: its environment is not used; if it lives outside "
-                      "/usr (uv, venv), put its python in train.argv and its folder in "
-                      "sandbox.extra_ro");
+    g.check.push_back(
+        "pyproject.toml found: its environment is not used; if it lives outside "
+        "/usr (uv, venv), put its python in train.argv and its folder in "
+        "sandbox.extra_ro");
   }
   if (fs::is_regular_file(dir / "results.tsv", error)) {
-    g.check.push_back("results.tsv found and left alone: ratchet writes its own at "
-                      "<workspace>/.ratchet/runs/<tag>/results.tsv, same columns");
+    g.check.push_back(
+        "results.tsv found and left alone: ratchet writes its own at "
+        "<workspace>/.ratchet/runs/<tag>/results.tsv, same columns");
   }
   return g;
 }

@@ -18,11 +18,10 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ratchet {
 
@@ -36,7 +35,7 @@ struct InitOptions {
 };
 
 struct LayoutGuess {
-  nlohmann::ordered_json spec;  // keys in the order of docs/spec.md
+  nlohmann::ordered_json spec;       // keys in the order of docs/spec.md
   std::vector<std::string> guessed;  // what was inferred, one line each
   std::vector<std::string> check;    // what the user must check or fill in
 };

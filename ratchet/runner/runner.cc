@@ -8,11 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <limits>
@@ -340,8 +340,7 @@ RunResult PosixProcessRunner::Run(const RunRequest& request) {
   Kill reason;
   int64_t sampled_peak_kb = 0;
   try {
-    reason = Supervise(request, pid, start, pidfd, out_r, err_r, out_log, err_log,
-                       sampled_peak_kb);
+    reason = Supervise(request, pid, start, pidfd, out_r, err_r, out_log, err_log, sampled_peak_kb);
   } catch (...) {  // poll failed or should_abort threw: leave no child behind.
     SignalGroup(pgid, SIGKILL);
     Reap(pid, status, usage);

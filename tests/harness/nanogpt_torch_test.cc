@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "base/fs.h"
@@ -39,9 +38,9 @@ class NanogptTorch : public ::testing::Test {
   static void SetUpTestSuite() {
     temp_ = new TempDir;
     data_ = temp_->path() / "data";
-    CommandOutput prepared = RunProgram(
-        {kPython, "-I", (Experiment() / "prepare.py").string(), "--out", data_.string()},
-        temp_->path());
+    CommandOutput prepared =
+        RunProgram({kPython, "-I", (Experiment() / "prepare.py").string(), "--out", data_.string()},
+                   temp_->path());
     ASSERT_TRUE(prepared.result.Succeeded()) << prepared.err;
   }
   static void TearDownTestSuite() { delete temp_; }
@@ -49,10 +48,10 @@ class NanogptTorch : public ::testing::Test {
   fs::path Path(const std::string& name) const { return temp_->path() / name; }
 
   CommandOutput Evaluate(const fs::path& checkpoint) const {
-    return RunProgram({kPython, "-I", (Experiment() / "evaluate.py").string(), "--checkpoint",
-                       checkpoint.string(), "--data", data_.string(), "--threads", "2",
-                       "--max-bytes", kSlice},
-                      temp_->path());
+    return RunProgram(
+        {kPython, "-I", (Experiment() / "evaluate.py").string(), "--checkpoint",
+         checkpoint.string(), "--data", data_.string(), "--threads", "2", "--max-bytes", kSlice},
+        temp_->path());
   }
   double TorchBpb(const fs::path& checkpoint) const {
     CommandOutput out = Evaluate(checkpoint);
@@ -71,9 +70,9 @@ class NanogptTorch : public ::testing::Test {
   fs::path RatchetTrain(const std::string& name, const json& config) const {
     WriteFileAtomic(Path(name + ".json"), config.dump());
     CommandOutput out = RunProgram(
-        {(BinDir() / "ratchet-train").string(), "--config", Path(name + ".json").string(),
-         "--data", data_.string(), "--out", Path(name + ".ckpt").string(), "--seed", "3",
-         "--threads", "2", "--token-budget", "16384"},
+        {(BinDir() / "ratchet-train").string(), "--config", Path(name + ".json").string(), "--data",
+         data_.string(), "--out", Path(name + ".ckpt").string(), "--seed", "3", "--threads", "2",
+         "--token-budget", "16384"},
         temp_->path());
     EXPECT_TRUE(out.result.Succeeded()) << out.err;
     return Path(name + ".ckpt");
@@ -89,9 +88,8 @@ class NanogptTorch : public ::testing::Test {
   }
   std::string Hostile(const std::string& kind) const {
     const fs::path out = Path("hostile_" + kind + ".pt");
-    CommandOutput made =
-        RunProgram({kPython, (Tools() / "hostile_models.py").string(), kind, out.string()},
-                   temp_->path());
+    CommandOutput made = RunProgram(
+        {kPython, (Tools() / "hostile_models.py").string(), kind, out.string()}, temp_->path());
     EXPECT_TRUE(made.result.Succeeded()) << made.err;
     return Refusal(out);
   }
@@ -113,14 +111,19 @@ TEST_F(NanogptTorch, PreparePyWritesRatchetPreparesFilesByteForByte) {
 }
 
 TEST_F(NanogptTorch, EvaluatorAgreesWithRatchetEvalOnRatchetTrainCheckpoints) {
-  const json plain = {{"n_layer", 2}, {"n_embd", 64}, {"n_head", 4}, {"seq_len", 64},
-                      {"batch_size", 8}};
+  const json plain = {
+      {"n_layer", 2}, {"n_embd", 64}, {"n_head", 4}, {"seq_len", 64}, {"batch_size", 8}};
   json every_option = plain;
-  every_option.update({{"norm", "rmsnorm"}, {"activation", "swiglu"}, {"pos", "rope"},
-                       {"rope_base", 1000.0}, {"tie_embeddings", true}, {"qk_norm", true},
-                       {"logit_softcap", 20.0}, {"mlp_ratio", 3.0}});
-  json relu2 = {{"n_layer", 1}, {"n_embd", 32}, {"n_head", 2}, {"seq_len", 32},
-                {"activation", "relu2"}};
+  every_option.update({{"norm", "rmsnorm"},
+                       {"activation", "swiglu"},
+                       {"pos", "rope"},
+                       {"rope_base", 1000.0},
+                       {"tie_embeddings", true},
+                       {"qk_norm", true},
+                       {"logit_softcap", 20.0},
+                       {"mlp_ratio", 3.0}});
+  json relu2 = {
+      {"n_layer", 1}, {"n_embd", 32}, {"n_head", 2}, {"seq_len", 32}, {"activation", "relu2"}};
   for (const auto& [name, config] : std::vector<std::pair<std::string, json>>{
            {"plain", plain}, {"every_option", every_option}, {"relu2", relu2}}) {
     const fs::path checkpoint = RatchetTrain(name, config);
@@ -131,13 +134,12 @@ TEST_F(NanogptTorch, EvaluatorAgreesWithRatchetEvalOnRatchetTrainCheckpoints) {
 }
 
 TEST_F(NanogptTorch, TrainPysGptHoldingTheSameWeightsScoresWhatRatchetEvalScores) {
-  const fs::path checkpoint = RatchetTrain("same_weights", {{"n_layer", 2}, {"n_embd", 64},
-                                                            {"n_head", 4}, {"seq_len", 64}});
+  const fs::path checkpoint = RatchetTrain(
+      "same_weights", {{"n_layer", 2}, {"n_embd", 64}, {"n_head", 4}, {"seq_len", 64}});
   const fs::path scripted = Path("same_weights.pt");
-  CommandOutput converted =
-      RunProgram({kPython, (Tools() / "ratchet_to_torchscript.py").string(), checkpoint.string(),
-                  scripted.string()},
-                 temp_->path());
+  CommandOutput converted = RunProgram({kPython, (Tools() / "ratchet_to_torchscript.py").string(),
+                                        checkpoint.string(), scripted.string()},
+                                       temp_->path());
   ASSERT_TRUE(converted.result.Succeeded()) << converted.err;
   EXPECT_NEAR(TorchBpb(scripted), RatchetBpb(checkpoint), 1e-4);
 }
@@ -162,13 +164,12 @@ TEST_F(NanogptTorch, DamagedCheckpointsAndDataGetOneLineNamingTheFile) {
 
   const fs::path garbage = Path("garbage.pt");
   WriteFileAtomic(garbage, "not a model at all");
-  EXPECT_EQ(Refusal(garbage).rfind("evaluate.py: " + garbage.string() +
-                                       ": not a TorchScript checkpoint",
-                                   0),
+  EXPECT_EQ(Refusal(garbage).rfind(
+                "evaluate.py: " + garbage.string() + ": not a TorchScript checkpoint", 0),
             0u);
 
-  std::string bytes = ReadFile(RatchetTrain("flipped", {{"n_layer", 1}, {"n_embd", 32},
-                                                        {"n_head", 2}, {"seq_len", 32}}));
+  std::string bytes = ReadFile(
+      RatchetTrain("flipped", {{"n_layer", 1}, {"n_embd", 32}, {"n_head", 2}, {"seq_len", 32}}));
   bytes[bytes.size() / 2] ^= 1;
   WriteFileAtomic(Path("flipped.ckpt"), bytes);
   EXPECT_EQ(Refusal(Path("flipped.ckpt")),
@@ -182,13 +183,12 @@ TEST_F(NanogptTorch, HeldOutDataThatDiffersFromItsManifestIsRefused) {
   std::string val = ReadFile(data_ / "val.bin");
   val[0] ^= 1;
   WriteFileAtomic(copy / "val.bin", val);
-  CommandOutput out = RunProgram(
-      {kPython, "-I", (Experiment() / "evaluate.py").string(), "--checkpoint",
-       Path("never-read.ckpt").string(), "--data", copy.string()},  // data come first
-      temp_->path());
+  CommandOutput out =
+      RunProgram({kPython, "-I", (Experiment() / "evaluate.py").string(), "--checkpoint",
+                  Path("never-read.ckpt").string(), "--data", copy.string()},  // data come first
+                 temp_->path());
   EXPECT_EQ(out.result.exit_code, 1);
-  EXPECT_NE(out.err.find((copy / "val.bin").string() + ": SHA-256 differs from"),
-            std::string::npos)
+  EXPECT_NE(out.err.find((copy / "val.bin").string() + ": SHA-256 differs from"), std::string::npos)
       << out.err;
 }
 

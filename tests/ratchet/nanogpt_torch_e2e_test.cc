@@ -28,7 +28,7 @@ std::vector<std::vector<std::string>> ReadTsv(const fs::path& path) {
 }
 
 CommandOutput Ratchet(const std::vector<std::string>& args, const fs::path& dir,
-                  const fs::path& cache) {
+                      const fs::path& cache) {
   RunRequest request;
   request.argv = RatchetArgs(args);
   request.stdout_path = dir / "ratchet.out";
@@ -53,7 +53,7 @@ TEST(NanogptTorchE2e, InitThenRunGivesASandboxedRatchetWithResultsTsv) {
   const fs::path spec = spec_dir / "ratchet.json";
 
   CommandOutput init = Ratchet({"init", repo.string(), "--output", spec.string()}, temp.path(),
-                           temp.path() / "cache");
+                               temp.path() / "cache");
   ASSERT_TRUE(init.result.Succeeded()) << init.err;
   EXPECT_NE(init.out.find("proposer.argv: replace YOUR-AGENT-CLI"), std::string::npos) << init.out;
 
@@ -69,15 +69,15 @@ TEST(NanogptTorchE2e, InitThenRunGivesASandboxedRatchetWithResultsTsv) {
 
   const fs::path workspace = temp.path() / "ws";
   CommandOutput run = Ratchet({"run", spec.string(), "--workspace", workspace.string(), "--budget",
-                           "2", "--max-experiments", "3"},
-                          temp.path(), temp.path() / "cache");
+                               "2", "--max-experiments", "3"},
+                              temp.path(), temp.path() / "cache");
   ASSERT_TRUE(run.result.Succeeded()) << run.out << run.err;
   EXPECT_NE(run.out.find("3 experiments"), std::string::npos) << run.out;
 
   const auto rows = ReadTsv(workspace / ".ratchet" / "runs" / "repo" / "results.tsv");
   ASSERT_EQ(rows.size(), 5u);  // header, baseline, three experiments
-  EXPECT_EQ(rows[0], (std::vector<std::string>{"commit", "val_bpb", "memory_gb", "status",
-                                               "description"}));
+  EXPECT_EQ(rows[0],
+            (std::vector<std::string>{"commit", "val_bpb", "memory_gb", "status", "description"}));
   for (size_t i = 1; i < rows.size(); ++i) {
     ASSERT_EQ(rows[i].size(), 5u) << "row " << i;
     EXPECT_TRUE(std::regex_match(rows[i][0], std::regex("[0-9a-f]{7}"))) << rows[i][0];
@@ -98,8 +98,8 @@ TEST(NanogptTorchE2e, InitThenRunGivesASandboxedRatchetWithResultsTsv) {
   EXPECT_EQ(rows[4][4], "peek at the next byte");
   EXPECT_EQ(rows[4][3], "crash");
 
-  CommandOutput show = Ratchet({"show", "3", "--workspace", workspace.string()}, temp.path(),
-                           temp.path() / "cache");
+  CommandOutput show =
+      Ratchet({"show", "3", "--workspace", workspace.string()}, temp.path(), temp.path() / "cache");
   ASSERT_TRUE(show.result.Succeeded()) << show.err;
   EXPECT_NE(show.out.find("not causal"), std::string::npos) << show.out;
 }

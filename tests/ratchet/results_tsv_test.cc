@@ -13,9 +13,9 @@ namespace ratchet {
 namespace {
 
 using testing::AddSyntheticRun;
+using ::testing::ElementsAre;
 using testing::ReportTempDir;
 using testing::SyntheticRun;
-using ::testing::ElementsAre;
 
 std::vector<std::vector<std::string>> Rows(const std::string& text) {
   std::vector<std::vector<std::string>> rows;

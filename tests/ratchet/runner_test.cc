@@ -41,7 +41,9 @@ int RunAsAllocatingChildIfAsked() {
   g_keep_allocation = p;  // Escapes, so neither malloc nor memset can be elided.
   std::puts("allocated");
   std::fflush(stdout);
-  if (const char* hold = std::getenv("RATCHET_RUNNER_TEST_HOLD_MS")) ::usleep(std::atoi(hold) * 1000);
+  if (const char* hold = std::getenv("RATCHET_RUNNER_TEST_HOLD_MS")) {
+    ::usleep(std::atoi(hold) * 1000);
+  }
   ::_exit(0);
 }
 [[maybe_unused]] const int kChildMode = RunAsAllocatingChildIfAsked();
