@@ -25,6 +25,7 @@ EXPRESSIBLE = {"norm": "layernorm", "activation": "gelu", "pos": "learned",
 
 
 def load_train_py():
+    sys.dont_write_bytecode = True  # no __pycache__ in the template folder
     spec = importlib.util.spec_from_file_location("nanogpt_train", TRAIN_PY)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
