@@ -102,6 +102,21 @@ TEST(NanogptTorchE2e, InitThenRunGivesASandboxedRatchetWithResultsTsv) {
       Ratchet({"show", "3", "--workspace", workspace.string()}, temp.path(), temp.path() / "cache");
   ASSERT_TRUE(show.result.Succeeded()) << show.err;
   EXPECT_NE(show.out.find("not causal"), std::string::npos) << show.out;
+
+  // Resumed with the same command: one more experiment, one more row.
+  CommandOutput resumed = Ratchet({"run", spec.string(), "--workspace", workspace.string(),
+                                   "--budget", "2", "--max-experiments", "1"},
+                                  temp.path(), temp.path() / "cache");
+  ASSERT_TRUE(resumed.result.Succeeded()) << resumed.out << resumed.err;
+  const auto after = ReadTsv(workspace / ".ratchet" / "runs" / "repo" / "results.tsv");
+  ASSERT_EQ(after.size(), 6u);
+  EXPECT_EQ(std::vector(after.begin(), after.begin() + 5), rows);
+  EXPECT_EQ(after[5][4], "score every model 0");
+  EXPECT_EQ(after[5][3], "crash");  // invalid: evaluate.py is outside the mutable set
+  CommandOutput show_invalid =
+      Ratchet({"show", "4", "--workspace", workspace.string()}, temp.path(), temp.path() / "cache");
+  EXPECT_NE(show_invalid.out.find("invalid"), std::string::npos) << show_invalid.out;
+  EXPECT_NE(show_invalid.out.find("evaluate.py"), std::string::npos) << show_invalid.out;
 }
 
 }  // namespace
