@@ -331,10 +331,10 @@ TEST_F(RunnerTest, PeakRssOfAnUnreapedGrandchildIsSampledFromTheChildsCgroup) {
   if (!limit.available()) GTEST_SKIP() << limit.unavailable_reason();
   // The subshell exits at once, so the allocating process is orphaned: no
   // process of the tree ever waits for it.
-  ratchet::RunRequest request = Shell("( \"$0\" & ); sleep 1.5");
+  ratchet::RunRequest request = Shell("( \"$0\" & ); sleep 2");
   request.argv.push_back(SelfExe());
   request.extra_env["RATCHET_RUNNER_TEST_ALLOC_MB"] = "128";
-  request.extra_env["RATCHET_RUNNER_TEST_HOLD_MS"] = "1000";
+  request.extra_env["RATCHET_RUNNER_TEST_HOLD_MS"] = "1500";
   ratchet::RunResult unsampled = runner_.Run(request);
   ASSERT_TRUE(unsampled.Succeeded()) << unsampled.Describe();
   EXPECT_LT(unsampled.peak_rss_kb, 64 * 1024) << "wait4 saw the grandchild after all";
