@@ -15,6 +15,7 @@ namespace ratchet {
 
 // `ratchet run`: installs the Ctrl-C handlers (first: finish the current
 // experiment and stop; second: kill it and stop), runs, prints a summary.
+// Keeps <workspace>/.ratchet/runs/<tag>/results.tsv current (results_tsv.h).
 // Returns the process exit code.
 int CommandRun(const RunOptions& options, std::ostream& out);
 

@@ -8,6 +8,8 @@
 
 #include "ratchet/cli/cli.h"
 #include "base/error.h"
+#include "ratchet/report/results_tsv.h"
+#include "ratchet/store/store.h"
 
 namespace ratchet {
 namespace {
@@ -59,10 +61,14 @@ double ParseUntil(const std::string& hh_mm, double now) {
   return target;
 }
 
-int CommandRun(const RunOptions& options, std::ostream& out) {
+int CommandRun(const RunOptions& given, std::ostream& out) {
   InstallHandlers();
   PosixProcessRunner runner;
   Progress progress(stderr, Progress::IsTty(stderr));
+  RunOptions options = given;
+  options.after_decision = [&](const Store& store, const RunRow& run) {
+    WriteResultsTsvFile(store, run, ResultsTsvPath(options.workspace, run.tag));
+  };
   RunSummary summary = RunRatchet(options, runner, g_interrupts, progress);
   out << fmt::format("run '{}' stopped ({}): {} experiments, {} accepted", summary.tag,
                      summary.stop_reason, summary.experiments, summary.accepted);

@@ -11,6 +11,7 @@
 
 #include "ratchet/cli/cli.h"
 #include "base/error.h"
+#include "ratchet/cli/init.h"
 #include "ratchet/cli/propose_cli.h"
 #include "ratchet/store/store.h"
 // --- issue 6 (reports; owner r1): includes ---
@@ -146,6 +147,16 @@ int main(int argc, char** argv) {
                         "Run train and evaluate without the bubblewrap sandbox (a warning is "
                         "recorded)");
 
+  ratchet::InitOptions init;
+  CLI::App* init_command = app.add_subcommand(
+      "init", "Write a starting spec for a repository in the autoresearch layout");
+  init_command->add_option("dir", init.dir, "Repository with prepare.py, train.py, program.md")
+      ->required();
+  init_command->add_flag("--from-autoresearch", init.from_autoresearch,
+                         "The repository has the autoresearch layout (the one init knows)");
+  init_command->add_option("--output,-o", init.output, "Spec to write (default: DIR/ratchet.json)");
+  init_command->add_flag("--force", init.force, "Replace an existing spec");
+
   ratchet::ProposeOptions propose;
   bool dry_run = false, no_prompt = false;
   CLI::App* propose_command =
@@ -188,6 +199,10 @@ int main(int argc, char** argv) {
       run.bin_dir = SelfDir();
       if (!until.empty()) run.until = ratchet::ParseUntil(until, ratchet::NowSeconds());
       return ratchet::CommandRun(run, std::cout);
+    }
+    if (*init_command) {
+      ratchet::CommandInit(init, std::cout);
+      return 0;
     }
     if (*propose_command) {
       // Only dry runs exist: a proposal made outside the loop is never recorded.

@@ -238,6 +238,7 @@ RunSummary Controller::Run() {
   summary_.tag = tag_;
   Reconcile();
   Calibrate();
+  AfterDecision();
   LoadHistory();
   if (options_.warm_start) {
     prior_ = WarmStartHistory(*store_, run_);
@@ -255,7 +256,9 @@ RunSummary Controller::Run() {
   while (true) {
     summary_.stop_reason = StopReason(started);
     if (!summary_.stop_reason.empty()) break;
-    if (RunExperiment(store_->NextSeq(run_.id))) {
+    const bool counted = RunExperiment(store_->NextSeq(run_.id));
+    AfterDecision();
+    if (counted) {
       ++started;
       ++summary_.experiments;
       duplicates_in_a_row = 0;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -19,6 +20,9 @@
 #include "ratchet/runner/runner.h"
 
 namespace ratchet {
+
+class Store;
+struct RunRow;
 
 struct RunOptions {
   std::filesystem::path spec_path;
@@ -35,6 +39,9 @@ struct RunOptions {
   // Children run without the spec's sandbox (recorded as a warning in the
   // run's event log).
   bool no_sandbox = false;
+  // Called after the baseline's calibration and after every later experiment
+  // with the store and the run (the CLI rewrites results.tsv there); none if empty.
+  std::function<void(const Store&, const RunRow&)> after_decision;
 };
 
 // Incremented by the signal handler: 1 = finish the current experiment and

@@ -82,6 +82,10 @@ class Controller {
   void Finish(ExperimentRow& experiment, ExperimentStatus status, const std::string& reason);
   std::vector<double> UnbiasedSamples(int64_t experiment_id);
   void PruneArtifacts(int64_t seq);
+  // options_.after_decision, if set.
+  void AfterDecision() {
+    if (options_.after_decision) options_.after_decision(*store_, run_);
+  }
   fs::path RunsDir() const { return RatchetDir(workspace_->dir()) / "runs" / tag_; }
   void Event(const std::string& level, const std::string& message);
   bool Interrupted() const { return interrupts_.load() >= 2; }

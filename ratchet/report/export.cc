@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "base/fs.h"
+#include "ratchet/report/results_tsv.h"
 
 namespace ratchet {
 namespace {
@@ -253,12 +254,7 @@ void WriteTsv(const RunData& data, std::ostream& out) {
   for (const char* column : kTsvExtraColumns) out << '\t' << column;
   out << '\n';
   for (const ExperimentRow& e : data.experiments) {
-    std::string commit = e.commit ? e.commit->substr(0, 7) : "";
-    double metric = e.metric && std::isfinite(*e.metric) ? *e.metric : 0.0;
-    double memory_gb = e.peak_rss_kb ? *e.peak_rss_kb / (1024.0 * 1024.0) : 0.0;
-    out << commit << '\t' << fmt::format("{:.6f}", metric) << '\t'
-        << fmt::format("{:.1f}", memory_gb) << '\t' << AutoresearchStatus(e.status) << '\t'
-        << SingleLine(e.description);
+    out << ResultsTsvCells(e);
     out << '\t' << e.seq << '\t' << ToString(e.status) << '\t' << Cell(e.spread) << '\t'
         << e.n_measurements << '\t' << Seconds(e) << '\t' << Cell(e.train_seconds) << '\t'
         << Cell(e.tokens) << '\t' << Cell(e.peak_rss_kb) << '\t' << SingleLine(e.proposer) << '\t'

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include "base/error.h"
 #include "base/fs.h"
 #include "ratchet/runner/log_capture.h"
+#include "ratchet/runner/peak_rss.h"
 #include "ratchet/runner/spawn.h"
 
 namespace ratchet {
@@ -116,6 +118,10 @@ constexpr double kInfinity = std::numeric_limits<double>::infinity();
 constexpr double kAbortPollSeconds = 0.1;
 // Without a pidfd (kernel < 5.3) the child's exit is noticed by polling.
 constexpr double kExitPollSeconds = 0.02;
+// Between samples of the tree's peak memory (peak_rss.h): each reads a few
+// /proc files per process; VmHWM keeps the peak between samples of a
+// process that lives on.
+constexpr double kPeakRssSampleSeconds = 0.25;
 // After the child exits and its group is killed, how long to wait for the
 // pipes to close. Only a descendant that left the group (setsid) holds them.
 constexpr double kDrainSeconds = 2.0;
@@ -199,13 +205,15 @@ enum class Kill { kNone, kTimeout, kAbort };
 // deadline and should_abort, and returns once the child has exited (still
 // unreaped), its group has been killed and its pipes are drained.
 Kill Supervise(const RunRequest& request, pid_t pid, double start, const Fd& pidfd, Fd& out_r,
-               Fd& err_r, LogCapture& out_log, LogCapture& err_log) {
+               Fd& err_r, LogCapture& out_log, LogCapture& err_log, int64_t& sampled_peak_kb) {
   const pid_t pgid = pid;
   Kill reason = Kill::kNone;
   const double deadline = request.timeout_seconds > 0 ? start + request.timeout_seconds : kInfinity;
   double kill_at = kInfinity;      // When SIGKILL follows the SIGTERM.
   double drain_until = kInfinity;  // Set once the child has exited.
   double next_abort_check = start + kAbortPollSeconds;
+  const bool sampling = !request.cgroup_procs.empty();
+  double next_sample = start;
   bool exited = false;
   char buffer[64 * 1024];
 
@@ -234,6 +242,10 @@ Kill Supervise(const RunRequest& request, pid_t pid, double start, const Fd& pid
       SignalGroup(pgid, SIGKILL);
       kill_at = kInfinity;
     }
+    if (!exited && sampling && now >= next_sample) {
+      sampled_peak_kb = std::max(sampled_peak_kb, LargestPeakRssKb(request.cgroup_procs));
+      next_sample = now + kPeakRssSampleSeconds;
+    }
 
     double wait = kInfinity;
     if (!exited) {
@@ -242,6 +254,7 @@ Kill Supervise(const RunRequest& request, pid_t pid, double start, const Fd& pid
         if (request.should_abort) wait = std::min(wait, next_abort_check - now);
       }
       wait = std::min(wait, kill_at - now);
+      if (sampling) wait = std::min(wait, next_sample - now);
       if (pidfd.get() < 0) wait = std::min(wait, kExitPollSeconds);
     } else {
       wait = drain_until - now;
@@ -325,8 +338,9 @@ RunResult PosixProcessRunner::Run(const RunRequest& request) {
   }
 
   Kill reason;
+  int64_t sampled_peak_kb = 0;
   try {
-    reason = Supervise(request, pid, start, pidfd, out_r, err_r, out_log, err_log);
+    reason = Supervise(request, pid, start, pidfd, out_r, err_r, out_log, err_log, sampled_peak_kb);
   } catch (...) {  // poll failed or should_abort threw: leave no child behind.
     SignalGroup(pgid, SIGKILL);
     Reap(pid, status, usage);
@@ -341,7 +355,7 @@ RunResult PosixProcessRunner::Run(const RunRequest& request) {
   if (request.signal_in_exit_code) RestoreChildSignal(result);
   if (reason == Kill::kTimeout) result.outcome = RunResult::Outcome::kTimedOut;
   if (reason == Kill::kAbort) result.outcome = RunResult::Outcome::kAborted;
-  result.peak_rss_kb = usage.ru_maxrss;
+  result.peak_rss_kb = std::max<int64_t>(usage.ru_maxrss, sampled_peak_kb);
 
   out_log.Finish();
   err_log.Finish();

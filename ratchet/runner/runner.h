@@ -65,8 +65,10 @@ struct RunResult {
   int exit_code = -1;       // -1 unless the child exited normally.
   int term_signal = 0;      // 0 unless a signal ended the child.
   double wall_seconds = 0;  // From spawn to reap.
-  // ru_maxrss of the child from wait4, in KiB. It covers the child itself and
-  // any descendants it waited for; not orphans that were killed.
+  // Peak resident memory in KiB: the larger of wait4's ru_maxrss (the child
+  // and the descendants it waited for) and, with cgroup_procs set, the largest
+  // VmHWM of the processes in that cgroup, sampled every 0.25 s while it ran
+  // (peak_rss.h: a sandboxed child's own ru_maxrss is bubblewrap's).
   int64_t peak_rss_kb = 0;
   uint64_t stdout_bytes = 0, stderr_bytes = 0;  // Total produced, before capping.
   // Why it failed to start, or a log write error; "" otherwise.

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "ratchet/runner/log_capture.h"
+#include "ratchet/runner/process_limit.h"
 
 namespace fs = std::filesystem;
 
@@ -22,7 +23,8 @@ namespace {
 
 // The test binary doubles as a child that allocates memory (what /bin/sh
 // cannot do precisely): RATCHET_RUNNER_TEST_ALLOC_MB=N allocates and touches
-// N MiB, prints "allocated" and exits 0, or prints "alloc failed" and exits 2.
+// N MiB, prints "allocated" and exits 0, or prints "alloc failed" and exits 2;
+// RATCHET_RUNNER_TEST_HOLD_MS=M keeps the memory M ms before it exits.
 // It runs before gtest's main, so the child never starts the test suite.
 char* volatile g_keep_allocation;
 int RunAsAllocatingChildIfAsked() {
@@ -39,6 +41,9 @@ int RunAsAllocatingChildIfAsked() {
   g_keep_allocation = p;  // Escapes, so neither malloc nor memset can be elided.
   std::puts("allocated");
   std::fflush(stdout);
+  if (const char* hold = std::getenv("RATCHET_RUNNER_TEST_HOLD_MS")) {
+    ::usleep(std::atoi(hold) * 1000);
+  }
   ::_exit(0);
 }
 [[maybe_unused]] const int kChildMode = RunAsAllocatingChildIfAsked();
@@ -317,6 +322,27 @@ TEST_F(RunnerTest, PeakRssOfAChildTouchingMemoryIsRecorded) {
   ratchet::RunResult small = runner_.Run(Shell("true"));
   EXPECT_GT(small.peak_rss_kb, 0);
   EXPECT_LT(small.peak_rss_kb, 32 * 1024);
+}
+
+// What a sandboxed trainer looks like to wait4: bubblewrap exits without
+// reaping the process that used the memory, so its ru_maxrss is its own.
+TEST_F(RunnerTest, PeakRssOfAnUnreapedGrandchildIsSampledFromTheChildsCgroup) {
+  ratchet::ProcessLimit limit(64);
+  if (!limit.available()) GTEST_SKIP() << limit.unavailable_reason();
+  // The subshell exits at once, so the allocating process is orphaned: no
+  // process of the tree ever waits for it.
+  ratchet::RunRequest request = Shell("( \"$0\" & ); sleep 2");
+  request.argv.push_back(SelfExe());
+  request.extra_env["RATCHET_RUNNER_TEST_ALLOC_MB"] = "128";
+  request.extra_env["RATCHET_RUNNER_TEST_HOLD_MS"] = "1500";
+  ratchet::RunResult unsampled = runner_.Run(request);
+  ASSERT_TRUE(unsampled.Succeeded()) << unsampled.Describe();
+  EXPECT_LT(unsampled.peak_rss_kb, 64 * 1024) << "wait4 saw the grandchild after all";
+
+  request.cgroup_procs = limit.procs_file();
+  ratchet::RunResult sampled = runner_.Run(request);
+  ASSERT_TRUE(sampled.Succeeded()) << sampled.Describe();
+  EXPECT_GT(sampled.peak_rss_kb, 128 * 1024);
 }
 
 TEST_F(RunnerTest, ShouldAbortKillsTheGroup) {
