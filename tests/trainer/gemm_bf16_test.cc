@@ -89,10 +89,10 @@ TEST_P(Bf16GemmTest, IsTheProductOfTheRoundedOperandsSummedInF32) {
   }
 }
 
-// Against the FP32 product: each term errs by up to ~2^-8 relative, and the
-// errors average out over the sum, so a result's error is ~2^-8 / sqrt(K) of
-// the terms' scale sqrt(K): within 1e-2 * sqrt(K) absolute for unit normal
-// operands (stated tolerance; measured worst ~3e-3 * sqrt(K)).
+// Against the FP32 product: rounding each operand to bf16 errs by up to 2^-8
+// relative (uniform), so a term of unit normal operands errs with sd ~0.0032
+// and a sum of K with sd ~0.0032 sqrt(K). Stated tolerance 0.03 sqrt(K)
+// absolute (~9 sd; the worst of these ~10^6 results is ~0.014 sqrt(K)).
 TEST_P(Bf16GemmTest, IsWithinBf16PrecisionOfTheFp32Product) {
   SKIP_WITHOUT_BF16();
   const GemmCase k = GetParam();
@@ -103,7 +103,7 @@ TEST_P(Bf16GemmTest, IsWithinBf16PrecisionOfTheFp32Product) {
   bf16gemm_pieces(k.ta, k.tb, k.M, k.N, k.K, A.data(), lda, B.data(), ldb, 0.0f, bf16.data(), k.N);
   sgemm_pieces(k.ta, k.tb, k.M, k.N, k.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, fp32.data(),
                k.N);
-  EXPECT_TRUE(AllClose(bf16, fp32, 0.0, 1e-2 * std::sqrt(double(k.K))));
+  EXPECT_TRUE(AllClose(bf16, fp32, 0.0, 0.03 * std::sqrt(double(k.K))));
   EXPECT_FALSE(BitwiseEqual(bf16, fp32));  // the rounding really happened
 }
 

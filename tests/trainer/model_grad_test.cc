@@ -89,7 +89,7 @@ INSTANTIATE_TEST_SUITE_P(
 // and gradients must stay within bf16's precision of the FP32 ones (whose
 // backward the finite differences above check). Stated tolerance: loss
 // within 1% relative, each tensor's gradient within 5% relative L2 (measured
-// 0.3-1.5% on these shapes).
+// 0.1-1.1% on these shapes).
 TEST_P(ModelGradTest, Bf16GradientsAreWithinBf16PrecisionOfTheFp32Ones) {
   if (!Bf16Supported()) GTEST_SKIP() << "this CPU has no " << kBf16Feature;
   Config c32 = testing::TinyConfig(GetParam().overrides);
