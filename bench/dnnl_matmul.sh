@@ -3,15 +3,15 @@
 # (oneDNN f32 and bf16 matmul against OpenBLAS sgemm and the trainer's sgemm
 # pieces on the trainer's shapes) for tiny and small, 1 and 2 threads, under
 # the machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE and with both unset
-# (OpenBLAS's own kernel choice); each line names the OpenBLAS kernel. Then a
+# (OpenBLAS's own kernel choice): one JSON line per product, then a
 # table per kind of product: medians in ms, bf16 / best FP32, oneDNN-f32 /
-# OpenBLAS. Needs oneDNN (scripts/install-bench-deps).
+# OpenBLAS, each with the kernel that ran. Needs oneDNN (scripts/install-deps).
 #   bench/dnnl_matmul.sh [BUILD_DIR] [ROUNDS]
 set -euo pipefail
 build=${1:-build}
 rounds=${2:-11}
 bin=$build/bin/ratchet-bench-dnnl-matmul
-[[ -x $bin ]] || { echo "missing $bin: install libdnnl-dev (scripts/install-bench-deps), rebuild" >&2; exit 1; }
+[[ -x $bin ]] || { echo "missing $bin: build first (scripts/build; oneDNN from scripts/install-deps)" >&2; exit 1; }
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")
 [[ $build_type == Release ]] || echo "WARNING: $build is a '$build_type' build; figures are meaningless" >&2
 out=$(mktemp)
@@ -20,9 +20,9 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; oneDNN $
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for config in tiny small; do
   for threads in 1 2; do
-    OMP_NUM_THREADS=$threads "$bin" "$config" "$rounds" | tee -a "$out" >/dev/null
+    OMP_NUM_THREADS=$threads "$bin" "$config" "$rounds" | tee -a "$out"
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$threads "$bin" "$config" "$rounds" \
-      | tee -a "$out" >/dev/null
+      | tee -a "$out"
   done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
