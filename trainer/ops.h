@@ -48,7 +48,8 @@
 // run on one thread); attention runs over (b, head) with register-tiled
 // products (attention_tiles.h). The BLAS runs one thread per call, so its
 // OpenMP and pthread builds behave alike; trainer/CMakeLists.txt links the
-// OpenMP build.
+// OpenMP build. bf16 products (Precision::kBf16) go through oneDNN in the
+// same pieces (gemm_bf16.h).
 #pragma once
 
 #include <cstddef>
