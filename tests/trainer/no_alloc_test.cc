@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "trainer/gemm_bf16.h"
 #include "trainer/train_loop.h"
 #include "trainer_test_util.h"
 
@@ -38,6 +39,7 @@ class NoAllocTest : public ::testing::TestWithParam<nlohmann::json> {
 
 TEST_P(NoAllocTest, StepsAllocateNothing) {
   Config c = testing::TinyConfig(GetParam());
+  if (c.precision == Precision::kBf16 && !Bf16Supported()) GTEST_SKIP() << "no " << kBf16Feature;
   DataLoader data(data_, c.seq_len, 1);
   Model model(c, c.batch_size, c.seq_len, true);
   model.InitParams(1);
@@ -60,6 +62,7 @@ TEST_P(NoAllocTest, StepsAllocateNothing) {
 
 TEST_P(NoAllocTest, TrainLoopAllocationsDoNotGrowWithSteps) {
   Config c = testing::TinyConfig(GetParam());
+  if (c.precision == Precision::kBf16 && !Bf16Supported()) GTEST_SKIP() << "no " << kBf16Feature;
   std::ostream sink(nullptr);  // discards progress lines
   auto count = [&](int64_t steps) {
     DataLoader data(data_, c.seq_len, 1);
@@ -80,7 +83,8 @@ INSTANTIATE_TEST_SUITE_P(
                       nlohmann::json{{"activation", "swiglu"}, {"norm", "rmsnorm"}, {"pos", "rope"},
                                      {"qk_norm", true}, {"tie_embeddings", true},
                                      {"logit_softcap", 10.0}, {"optimizer", "muon"},
-                                     {"grad_accum", 2}}));
+                                     {"grad_accum", 2}},
+                      nlohmann::json{{"precision", "bf16"}, {"tie_embeddings", true}}));
 
 }  // namespace
 }  // namespace ratchet::train
