@@ -11,6 +11,11 @@
 // operand carries 8 bits of mantissa, so a product's relative error is
 // ~2^-8 per term, averaging down over the sum (measured in gemm_bf16_test).
 //
+// Allocation: primitives, streams and scratch are made the first time a
+// shape is met; after that this code allocates nothing, but oneDNN's execute
+// itself puts its map of arguments on the heap in every call (~5 small blocks,
+// freed before it returns; tests/trainer/no_alloc_test.cc).
+//
 // Bf16Supported() says whether this CPU can; the trainer checks it once, on
 // entry (train_loop.cc), and refuses a bf16 config on a CPU without it.
 #pragma once
