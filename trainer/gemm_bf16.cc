@@ -59,8 +59,8 @@ struct Piece {
 using PieceKey = std::tuple<int, int, int, bool, bool, int, int, int, bool>;
 
 // Engine, one stream per OpenMP thread, the primitives met so far, and the
-// bf16 copies of the operands. Lives for the process: primitives are costly
-// to create (~0.1 ms), so each shape's is made once.
+// bf16 copies of the operands. Lives for the process: a primitive costs far
+// more to create than to run at these sizes, so each shape's is made once.
 class Bf16Context {
  public:
   Bf16Context() : engine_(dnnl::engine::kind::cpu, 0) {}
@@ -71,8 +71,11 @@ class Bf16Context {
     return *stream;
   }
 
-  // REQUIRES: called outside a parallel region. m x n piece of C, inner sum k;
-  // op(A) piece read with strides (a_row, a_col), op(B) with (b_row, b_col).
+  // At least `count` pieces for key (m, n, k, ta, tb, lda, ldb, ldc,
+  // accumulate): C's m x n piece, inner sum k, the dense bf16 copies of A and
+  // B read with leading dimensions lda and ldb (transposed when ta / tb),
+  // C's rows ldc apart, C += when accumulate. REQUIRES: outside a parallel
+  // region.
   std::vector<Piece>& Pieces(const PieceKey& key, int count) {
     auto& pieces = pieces_[key];
     if (pieces.size() < static_cast<size_t>(count)) {
