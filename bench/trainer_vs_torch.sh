@@ -22,6 +22,10 @@
 # unless it fell back to a pre-AVX2 kernel on a CPU it does not know), so all
 # runners get the same OpenBLAS kernels; the kernel that ran is printed. The machine's other load
 # distorts everything: run it on an idle machine and read the "load" line.
+# Where the CPU has avx512_bf16, ratchet-train also runs each config with
+# "precision": "bf16" (issue 22) right after its fp32 run, and the table
+# adds its rate, bf16 / fp32 (best of each, and paired per repeat) and bf16
+# against the better PyTorch.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build seconds=15 threads=2 repeats=1 quality=0 configs=tiny,small,wide4,deep8
@@ -71,6 +75,9 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(
 echo "build: $build ($build_type), $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "torch: $($py -c 'import torch; print(torch.__version__)'); threads: $threads; seconds per run: $seconds; repeats: $repeats (best counts)"
 echo "OpenBLAS kernel for every runner: $core (ratchet-train's choice)"
+bf16=0
+grep -qw avx512_bf16 /proc/cpuinfo && bf16=1
+echo "ratchet-train bf16 runs: $( ((bf16)) && echo yes || echo 'no (no avx512_bf16)')"
 echo
 
 # --- sgemm peer: best 2-thread GFLOP/s on transformer shapes, per BLAS ----------
@@ -102,8 +109,9 @@ for spec in "tiny 4,128,4,128,16" "small 6,256,8,256,16" "wide4 4,384,6,256,16" 
 {"n_layer": $L, "n_embd": $C, "n_head": $NH, "seq_len": $T, "batch_size": $B,
  "activation": "gelu", "norm": "layernorm", "pos": "learned", "optimizer": "adamw"}
 JSON
+  sed 's/"optimizer": "adamw"/"optimizer": "adamw", "precision": "bf16"/' "$cfg" >"$work/$name.bf16.json"
   best() { $py -c "print(max(${1:-0}, $2))"; }
-  ours=0 gflops=0 paired=""
+  ours=0 gflops=0 paired="" ours16=0 gflops16=0 paired16=""
   declare -A torch_rate=([stock]=0 [openblas-openmp]=0 [blis-openmp]=0)
   for ((rep = 1; rep <= repeats; rep++)); do
     "${clean[@]}" "$bin/ratchet-train" --config "$cfg" --data "$data" --out "$work/$name.ckpt" \
@@ -112,6 +120,17 @@ JSON
     rep_ours=$(field "$r" tokens_per_s) rep_torch=0
     if $py -c "import sys; sys.exit(not $rep_ours > $ours)"; then
       ours=$rep_ours gflops=$(field "$r" gflops)
+    fi
+    if ((bf16)); then
+      "${clean[@]}" "$bin/ratchet-train" --config "$work/$name.bf16.json" --data "$data" \
+        --out "$work/$name.ckpt" --seed 1 --threads "$threads" --time-budget "$seconds" \
+        --log-every 0 >"$work/$name.r16.log"
+      r=$(summary "$work/$name.r16.log")
+      rep16=$(field "$r" tokens_per_s)
+      if $py -c "import sys; sys.exit(not $rep16 > $ours16)"; then
+        ours16=$rep16 gflops16=$(field "$r" gflops)
+      fi
+      paired16+=" $($py -c "print(f'{$rep16 / $rep_ours:.3f}')")"
     fi
     for variant in stock openblas-openmp blis-openmp; do
       ld=()
@@ -126,6 +145,7 @@ JSON
     paired+=" $($py -c "print(f'{$rep_ours / $rep_torch:.3f}')")"
   done
   echo "$name$paired" >>"$work/paired.txt"
+  ((bf16)) && echo "$name$paired16" >>"$work/paired16.txt"
   for variant in openblas-openmp blis-openmp; do
     if [[ $name == "$first_config" ]] &&
        $py -c "import sys; sys.exit(not ${torch_rate[$variant]} > $best_first_rate)"; then
@@ -133,7 +153,7 @@ JSON
     fi
   done
   echo "$name $ours $gflops ${torch_rate[stock]} ${torch_rate[openblas-openmp]} ${torch_rate[blis-openmp]}" \
-    >>"$work/rows.txt"
+    "$ours16 $gflops16" >>"$work/rows.txt"
   echo "  $name done: ratchet $ours tok/s" >&2
 done
 sgemm_peer after
@@ -143,13 +163,16 @@ $py - "$best_sgemm" "$work/rows.txt" <<'PY'
 import sys
 sgemm = float(sys.argv[1])
 print(f"{'config':<6} {'ratchet':>9} {'GFLOP/s':>8} {'torch-stock':>11} {'torch-oblas':>11} "
-      f"{'torch-blis':>10} {'vs-best':>8} {'vs-stock':>8} {'%sgemm':>7}  (tokens/s)")
+      f"{'torch-blis':>10} {'vs-best':>8} {'vs-stock':>8} {'%sgemm':>7} {'bf16':>8} {'bf16/fp32':>9} "
+      f"{'bf16-vs-best':>12}  (tokens/s)")
 for line in open(sys.argv[2]):
     name, *v = line.split()
-    ours, gflops, stock, oblas, blis = map(float, v)
+    ours, gflops, stock, oblas, blis, ours16, gflops16 = map(float, v)
     best = max(oblas, blis)
+    bf16 = (f"{ours16:8.0f} {ours16 / ours:8.2f}x {ours16 / best:11.2f}x" if ours16 else
+            f"{'-':>8} {'-':>9} {'-':>12}")
     print(f"{name:<6} {ours:9.0f} {gflops:8.1f} {stock:11.0f} {oblas:11.0f} {blis:10.0f} "
-          f"{ours / best:7.2f}x {ours / stock:7.2f}x {100 * gflops / sgemm:6.0f}%")
+          f"{ours / best:7.2f}x {ours / stock:7.2f}x {100 * gflops / sgemm:6.0f}% {bf16}")
 PY
 echo
 echo "Paired ratios (ratchet / better PyTorch, per repeat): median [min, max]"
@@ -160,6 +183,17 @@ for line in open(sys.argv[1]):
     r = sorted(map(float, r))
     print(f"{name:<6} {statistics.median(r):.2f}x [{r[0]:.2f}, {r[-1]:.2f}] over {len(r)}: {' '.join(map(str, r))}")
 PY
+if ((bf16)); then
+  echo
+  echo "Paired ratios (ratchet bf16 / ratchet fp32, per repeat): median [min, max]"
+  $py - "$work/paired16.txt" <<'PY'
+import statistics, sys
+for line in open(sys.argv[1]):
+    name, *r = line.split()
+    r = sorted(map(float, r))
+    print(f"{name:<6} {statistics.median(r):.2f}x [{r[0]:.2f}, {r[-1]:.2f}] over {len(r)}: {' '.join(map(str, r))}")
+PY
+fi
 echo
 echo "PyTorch BLAS per run:"
 cat "$work/blas.txt"

@@ -33,6 +33,8 @@ constexpr EnumName<ScheduleKind> kSchedules[] = {{ScheduleKind::kCosine, "cosine
                                                  {ScheduleKind::kLinear, "linear"},
                                                  {ScheduleKind::kWsd, "wsd"},
                                                  {ScheduleKind::kConstant, "constant"}};
+constexpr EnumName<Precision> kPrecisions[] = {{Precision::kFp32, "fp32"},
+                                               {Precision::kBf16, "bf16"}};
 
 template <typename E, size_t N>
 std::string_view NameOf(const EnumName<E> (&table)[N], E value) {
@@ -140,6 +142,7 @@ std::string_view ToString(NormKind n) { return NameOf(kNorms, n); }
 std::string_view ToString(PosKind p) { return NameOf(kPositions, p); }
 std::string_view ToString(OptimizerKind o) { return NameOf(kOptimizers, o); }
 std::string_view ToString(ScheduleKind s) { return NameOf(kSchedules, s); }
+std::string_view ToString(Precision p) { return NameOf(kPrecisions, p); }
 
 Config ParseConfig(const json& j, std::string_view origin) {
   if (!j.is_object()) throw Error(std::string(origin) + ": expected a JSON object");
@@ -176,6 +179,7 @@ Config ParseConfig(const json& j, std::string_view origin) {
   r.Real("warmup_frac", c.warmup_frac, 0, 1);
   r.Real("cooldown_frac", c.cooldown_frac, 0, 1);
   r.Real("min_lr_frac", c.min_lr_frac, 0, 1);
+  r.Enum("precision", c.precision, kPrecisions);
   r.RejectUnknown();
 
   // Cross-key constraints: shapes that cannot be built.
@@ -238,7 +242,8 @@ json ToJson(const Config& c) {
               {"schedule", std::string(ToString(c.schedule))},
               {"warmup_frac", c.warmup_frac},
               {"cooldown_frac", c.cooldown_frac},
-              {"min_lr_frac", c.min_lr_frac}};
+              {"min_lr_frac", c.min_lr_frac},
+              {"precision", std::string(ToString(c.precision))}};
 }
 
 }  // namespace ratchet::train

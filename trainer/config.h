@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "trainer/precision.h"
+
 namespace ratchet::train {
 
 enum class Activation { kGelu, kRelu2, kSwiglu };
@@ -21,6 +23,7 @@ enum class NormKind { kLayerNorm, kRmsNorm };
 enum class PosKind { kLearned, kRope };
 enum class OptimizerKind { kAdamW, kMuon };
 enum class ScheduleKind { kCosine, kLinear, kWsd, kConstant };
+
 
 struct Config {
   // Shape.
@@ -67,6 +70,13 @@ struct Config {
   double cooldown_frac = 0.2;  // wsd: length of the final linear decay
   double min_lr_frac = 0.0;    // multiplier reached at the end of the decay
 
+  // Operands of the weight products in training (forward, both gradients,
+  // the head). bf16: rounded to bf16, summed in f32; master weights,
+  // optimizer state, attention, norms, softmax and loss stay FP32, and so
+  // does evaluation. Needs a CPU with avx512_bf16, checked by the trainer on
+  // entry (not here: a bf16 checkpoint is still readable anywhere).
+  Precision precision = Precision::kFp32;
+
   // Derived sizes.
   int head_size() const { return n_embd / n_head; }
   int mlp_hidden() const;  // H = round(mlp_ratio * n_embd)
@@ -89,5 +99,6 @@ std::string_view ToString(NormKind n);
 std::string_view ToString(PosKind p);
 std::string_view ToString(OptimizerKind o);
 std::string_view ToString(ScheduleKind s);
+std::string_view ToString(Precision p);
 
 }  // namespace ratchet::train

@@ -47,16 +47,21 @@ int product_pieces(int extent, int min_piece) {
   return pieces;
 }
 
+ProductCut cut_product(int M, int N, int K) {
+  const bool by_rows = M >= N;
+  const int extent = by_rows ? M : N;
+  const int min_piece = K >= kLongSum ? kMinPieceLongSum : kMinPiece;
+  const int width = PieceWidth(extent, product_pieces(extent, min_piece));
+  return {by_rows, width, (extent + width - 1) / width};
+}
+
 void sgemm_pieces(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
                   int lda, const float* B, int ldb, float beta, float* C, int ldc) {
   UseSingleThreadedBlas();
   const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
   const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-  const bool by_rows = M >= N;
+  const auto [by_rows, width, pieces] = cut_product(M, N, K);
   const int extent = by_rows ? M : N;
-  const int min_piece = K >= kLongSum ? kMinPieceLongSum : kMinPiece;
-  const int width = PieceWidth(extent, product_pieces(extent, min_piece));
-  const int pieces = (extent + width - 1) / width;
 #pragma omp parallel for schedule(static)
   for (int p = 0; p < pieces; p++) {
     const int e0 = p * width, e = std::min(width, extent - e0);

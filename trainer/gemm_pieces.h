@@ -27,6 +27,16 @@ inline constexpr int kMaxPieces = 16;  // so products use up to 16 threads
 // min_piece where possible, at most kMaxPieces. Depends on nothing else.
 int product_pieces(int extent, int min_piece = kMinPiece);
 
+// How a product C[M,N] with an inner sum of K is cut: along its rows
+// (by_rows) or columns, into `pieces` pieces `width` wide (the last may be
+// shorter). Depends on the shape alone. Shared by sgemm_pieces and the bf16
+// products (gemm_bf16.h).
+struct ProductCut {
+  bool by_rows;
+  int width, pieces;
+};
+ProductCut cut_product(int M, int N, int K);
+
 // C[M,N] = alpha · op(A) · op(B) + beta · C, row-major, as cblas_sgemm with
 // op(X) = Xᵀ when trans_x. Threads with OpenMP over the pieces; callable
 // inside a parallel region too (then on the calling thread).

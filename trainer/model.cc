@@ -243,6 +243,9 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
                      float grad_scale) {
   Buffers& b = *buf_;
   const Config& c = config_;
+  // Evaluation (a model built with training false) is FP32 whatever the
+  // checkpoint's config says: the evaluator's metric must not depend on it.
+  const Precision prec = training_ ? c.precision : Precision::kFp32;
   const int C = c.n_embd, NH = c.n_head, H = c.mlp_hidden(), Hu = UpWidth(c), L = c.n_layer;
   const int N = B * T;
   const bool ln = c.norm == NormKind::kLayerNorm;
@@ -303,7 +306,7 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
     norm(ln1, ln1_mean, ln1_rstd, x_in, ln1_g, ln1_b);
     {
       ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_forward(qkv_raw, ln1, wqkv, N, C, 3 * C);
+      matmul_forward(qkv_raw, ln1, wqkv, N, C, 3 * C, prec);
     }
     float* qkv = qkv_raw;
     {
@@ -323,12 +326,12 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
     }
     {
       ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_forward_add(mid, atty, wo, N, C, C);
+      matmul_forward_add(mid, atty, wo, N, C, C, prec);
     }
     norm(ln2, ln2_mean, ln2_rstd, mid, ln2_g, ln2_b);
     {
       ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_forward(up, ln2, wfc, N, C, Hu);
+      matmul_forward(up, ln2, wfc, N, C, Hu, prec);
     }
     {
       ScopedTimer timer(slot(&OpTimes::activation));
@@ -344,7 +347,7 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
     }
     {
       ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_forward_add(x_out, act, wproj, N, H, C);
+      matmul_forward_add(x_out, act, wproj, N, H, C, prec);
     }
   }
   const float* x_final = b.res + (training_ ? L : L % 2) * b.nc;
@@ -353,9 +356,9 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
   {
     ScopedTimer timer(slot(&OpTimes::matmul));
     if (c.tie_embeddings) {
-      matmul_wt_forward(b.logits, b.lnf, P + layout_[0].offset, N, C, V);
+      matmul_wt_forward(b.logits, b.lnf, P + layout_[0].offset, N, C, V, prec);
     } else {
-      matmul_forward(b.logits, b.lnf, P + layout_.back().offset, N, C, V);
+      matmul_forward(b.logits, b.lnf, P + layout_.back().offset, N, C, V, prec);
     }
   }
   ScopedTimer timer(slot(&OpTimes::loss));
@@ -379,6 +382,7 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
 void Model::Backward(int B, int T) {
   Buffers& b = *buf_;
   const Config& c = config_;
+  const Precision prec = c.precision;
   const int C = c.n_embd, NH = c.n_head, H = c.mlp_hidden(), Hu = UpWidth(c), L = c.n_layer;
   const int N = B * T;
   const bool ln = c.norm == NormKind::kLayerNorm;
@@ -414,10 +418,10 @@ void Model::Backward(int B, int T) {
     ScopedTimer timer(slot(&OpTimes::matmul));
     if (c.tie_embeddings) {
       matmul_wt_backward(b.dln, G + layout_[0].offset, dlogits, b.lnf, P + layout_[0].offset, N,
-                         C, V);
+                         C, V, prec);
     } else {
       matmul_backward(b.dln, G + layout_.back().offset, dlogits, b.lnf, P + layout_.back().offset,
-                      N, C, V);
+                      N, C, V, prec);
     }
   }
   zero(b.dres, NC);
@@ -447,7 +451,7 @@ void Model::Backward(int B, int T) {
     // MLP block: x_out = mid + act · wproj; dres holds d x_out.
     {
       ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_backward(b.dact, G + o_wproj, b.dres, act, P + o_wproj, N, H, C);
+      matmul_backward(b.dact, G + o_wproj, b.dres, act, P + o_wproj, N, H, C, prec);
     }
     {
       ScopedTimer timer(slot(&OpTimes::activation));
@@ -461,7 +465,7 @@ void Model::Backward(int B, int T) {
     }
     {
       ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_backward(b.dln, G + o_wfc, b.dup, ln2, P + o_wfc, N, C, Hu);
+      matmul_backward(b.dln, G + o_wfc, b.dup, ln2, P + o_wfc, N, C, Hu, prec);
     }
     // dres (now d mid) gets the norm's contribution added to the identity path.
     norm_backward(b.dres, G + o_ln2g, ln ? G + o_ln2b : nullptr, b.dln, mid, P + o_ln2g,
@@ -470,7 +474,7 @@ void Model::Backward(int B, int T) {
     // Attention block: mid = x_in + atty · wo.
     {
       ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_backward(b.datty, G + o_wo, b.dres, atty, P + o_wo, N, C, C);
+      matmul_backward(b.datty, G + o_wo, b.dres, atty, P + o_wo, N, C, C, prec);
     }
     float* dqkv = b.dqkv;
     float* dspare = b.dqkv2;
@@ -491,7 +495,7 @@ void Model::Backward(int B, int T) {
     }
     {
       ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_backward(b.dln, G + o_wqkv, dqkv, ln1, P + o_wqkv, N, C, 3 * C);
+      matmul_backward(b.dln, G + o_wqkv, dqkv, ln1, P + o_wqkv, N, C, 3 * C, prec);
     }
     norm_backward(b.dres, G + o_ln1g, ln ? G + o_ln1b : nullptr, b.dln, x_in, P + o_ln1g,
                   b.ln1_mean + l * b.n, b.ln1_rstd + l * b.n);

@@ -48,11 +48,14 @@
 // run on one thread); attention runs over (b, head) with register-tiled
 // products (attention_tiles.h). The BLAS runs one thread per call, so its
 // OpenMP and pthread builds behave alike; trainer/CMakeLists.txt links the
-// OpenMP build.
+// OpenMP build. bf16 products (Precision::kBf16) go through oneDNN in the
+// same pieces (gemm_bf16.h).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+
+#include "trainer/precision.h"
 
 namespace ratchet::train {
 
@@ -67,20 +70,26 @@ void encoder_backward(float* dwte, float* dwpe, const float* dout, const int32_t
                       int T, int C);
 
 // ---------------------------------------------------------------- matmul
+// Each takes the precision of its operands: kFp32 (sgemm pieces) or kBf16
+// (both operands rounded to bf16, f32 sums and output: gemm_bf16.h; REQUIRES
+// Bf16Supported()). Outputs and gradients are f32 either way.
 // out[N,M] = inp[N,K] · w[K,M]   (weights stored [in, out]).
-void matmul_forward(float* out, const float* inp, const float* w, int N, int K, int M);
+void matmul_forward(float* out, const float* inp, const float* w, int N, int K, int M,
+                    Precision precision = Precision::kFp32);
 // out[N,M] += inp[N,K] · w[K,M]: a residual branch added in the product
 // itself, with no pass of its own over out.
-void matmul_forward_add(float* out, const float* inp, const float* w, int N, int K, int M);
+void matmul_forward_add(float* out, const float* inp, const float* w, int N, int K, int M,
+                        Precision precision = Precision::kFp32);
 // dinp[N,K] = dout[N,M] · wᵀ (written; skipped when dinp is nullptr);
 // dw[K,M] += inpᵀ · dout (accumulated over micro-batches).
 void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
-                     int N, int K, int M);
+                     int N, int K, int M, Precision precision = Precision::kFp32);
 // Tied output head: out[N,M] = inp[N,K] · wᵀ with w [M,K] (e.g. wte [V,C]).
-void matmul_wt_forward(float* out, const float* inp, const float* w, int N, int K, int M);
+void matmul_wt_forward(float* out, const float* inp, const float* w, int N, int K, int M,
+                       Precision precision = Precision::kFp32);
 // dinp[N,K] = dout[N,M] · w (written; skipped when nullptr); dw[M,K] += doutᵀ · inp.
 void matmul_wt_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
-                        int N, int K, int M);
+                        int N, int K, int M, Precision precision = Precision::kFp32);
 
 // ---------------------------------------------------------------- norms
 constexpr float kNormEps = 1e-5f;    // layernorm / rmsnorm of the residual

@@ -1,37 +1,56 @@
-// Matrix products through sgemm_pieces (row-major): cut into pieces fixed by
-// shape, so results are the same for any thread count (gemm_pieces.h).
+// Matrix products through sgemm_pieces or bf16gemm_pieces (row-major): cut
+// into pieces fixed by shape, so results are the same for any thread count
+// (gemm_pieces.h, gemm_bf16.h).
+#include "trainer/gemm_bf16.h"
 #include "trainer/gemm_pieces.h"
 #include "trainer/ops.h"
 
 namespace ratchet::train {
 
-void matmul_forward(float* out, const float* inp, const float* w, int N, int K, int M) {
-  // out [N,M], inp [N,K], w [K,M]
-  sgemm_pieces(false, false, N, M, K, 1.0f, inp, K, w, M, 0.0f, out, M);
+namespace {
+
+// C[M,N] = op(A) · op(B) + beta · C in the given precision.
+void Product(Precision precision, bool ta, bool tb, int M, int N, int K, const float* A, int lda,
+             const float* B, int ldb, float beta, float* C, int ldc) {
+  if (precision == Precision::kBf16) {
+    bf16gemm_pieces(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+  } else {
+    sgemm_pieces(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+  }
 }
 
-void matmul_forward_add(float* out, const float* inp, const float* w, int N, int K, int M) {
-  // out [N,M], inp [N,K], w [K,M]; beta 1: OpenBLAS skips its pass over out
-  sgemm_pieces(false, false, N, M, K, 1.0f, inp, K, w, M, 1.0f, out, M);
+}  // namespace
+
+void matmul_forward(float* out, const float* inp, const float* w, int N, int K, int M,
+                    Precision precision) {
+  // out [N,M], inp [N,K], w [K,M]
+  Product(precision, false, false, N, M, K, inp, K, w, M, 0.0f, out, M);
+}
+
+void matmul_forward_add(float* out, const float* inp, const float* w, int N, int K, int M,
+                        Precision precision) {
+  // out [N,M], inp [N,K], w [K,M]; beta 1: the BLAS skips its pass over out
+  Product(precision, false, false, N, M, K, inp, K, w, M, 1.0f, out, M);
 }
 
 void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
-                     int N, int K, int M) {
+                     int N, int K, int M, Precision precision) {
   // dinp [N,K] or null, dw [K,M], dout [N,M], inp [N,K], w [K,M]
-  if (dinp) sgemm_pieces(false, true, N, K, M, 1.0f, dout, M, w, M, 0.0f, dinp, K);
-  sgemm_pieces(true, false, K, M, N, 1.0f, inp, K, dout, M, 1.0f, dw, M);
+  if (dinp) Product(precision, false, true, N, K, M, dout, M, w, M, 0.0f, dinp, K);
+  Product(precision, true, false, K, M, N, inp, K, dout, M, 1.0f, dw, M);
 }
 
-void matmul_wt_forward(float* out, const float* inp, const float* w, int N, int K, int M) {
+void matmul_wt_forward(float* out, const float* inp, const float* w, int N, int K, int M,
+                       Precision precision) {
   // out [N,M], inp [N,K], w [M,K]
-  sgemm_pieces(false, true, N, M, K, 1.0f, inp, K, w, K, 0.0f, out, M);
+  Product(precision, false, true, N, M, K, inp, K, w, K, 0.0f, out, M);
 }
 
 void matmul_wt_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
-                        int N, int K, int M) {
+                        int N, int K, int M, Precision precision) {
   // dinp [N,K] or null, dw [M,K], dout [N,M], inp [N,K], w [M,K]
-  if (dinp) sgemm_pieces(false, false, N, K, M, 1.0f, dout, M, w, K, 0.0f, dinp, K);
-  sgemm_pieces(true, false, M, K, N, 1.0f, dout, M, inp, K, 1.0f, dw, K);
+  if (dinp) Product(precision, false, false, N, K, M, dout, M, w, K, 0.0f, dinp, K);
+  Product(precision, true, false, M, K, N, dout, M, inp, K, 1.0f, dw, K);
 }
 
 }  // namespace ratchet::train

@@ -14,6 +14,7 @@
 
 #include "base/error.h"
 #include "trainer/checkpoint.h"
+#include "trainer/gemm_bf16.h"
 #include "trainer/schedule.h"
 
 extern "C" char* openblas_get_corename(void);  // which kernels OpenBLAS runs
@@ -156,9 +157,23 @@ std::string SummaryJson(const TrainSummary& s) {
       .dump();
 }
 
+Config LoadTrainableConfig(const std::string& path) {
+  Config config;
+  try {
+    config = LoadConfigFile(path);
+  } catch (const Error& e) {
+    throw InvalidConfig(e.what());
+  }
+  if (config.precision == Precision::kBf16 && !Bf16Supported()) {
+    throw InvalidConfig(path + ": precision: bf16 needs a CPU with " + kBf16Feature +
+                        ", which this one lacks");
+  }
+  return config;
+}
+
 TrainSummary RunTraining(const TrainOptions& o, std::ostream& out) {
   SetThreads(o.threads);
-  const Config config = LoadConfigFile(o.config_path);
+  const Config config = LoadTrainableConfig(o.config_path);
   DataLoader data(o.data_dir + "/train.bin", config.seq_len, o.seed);
   Model model(config, config.batch_size, config.seq_len, /*training=*/true);
   model.InitParams(o.seed);

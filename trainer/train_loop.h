@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "trainer/budget.h"
 #include "trainer/config.h"
 #include "trainer/data_loader.h"
@@ -55,7 +56,21 @@ struct TrainSummary {
 // Sets the OpenMP thread count, which products use too (gemm_pieces.h).
 void SetThreads(int threads);
 
-// The whole program. Throws ratchet::Error for bad inputs or a NaN loss.
+// A train.json this program will not train: unreadable, malformed, out of
+// range, or asking for what this CPU lacks ("precision": "bf16" without
+// avx512_bf16). ratchet-train exits with kExitInvalidConfig for it, so a
+// ratchet records the candidate as invalid rather than crashed.
+class InvalidConfig : public Error {
+ public:
+  using Error::Error;
+};
+inline constexpr int kExitInvalidConfig = 3;
+
+// The config file, checked against this CPU. Throws InvalidConfig.
+Config LoadTrainableConfig(const std::string& path);
+
+// The whole program. Throws InvalidConfig for a bad config, ratchet::Error
+// for other bad inputs or a NaN loss.
 TrainSummary RunTraining(const TrainOptions& options, std::ostream& out);
 
 // The loop alone, on prepared parts (tests use it). The model must be built

@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   }
   try {
     ratchet::train::RunTraining(o, std::cout);
+  } catch (const ratchet::train::InvalidConfig& e) {
+    std::fprintf(stderr, "ratchet-train: %s\n", e.what());
+    return ratchet::train::kExitInvalidConfig;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ratchet-train: %s\n", e.what());
     return 1;

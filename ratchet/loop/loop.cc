@@ -115,6 +115,7 @@ bool Controller::RunExperiment(int64_t seq) {
     ExperimentStatus status = ExperimentStatus::kCrashed;
     if (m.row.status == MeasurementStatus::kTimeout) status = ExperimentStatus::kTimeout;
     if (m.row.status == MeasurementStatus::kInterrupted) status = ExperimentStatus::kInterrupted;
+    if (m.row.status == MeasurementStatus::kInvalid) status = ExperimentStatus::kInvalid;
     experiment.exit_code = m.row.exit_code;
     experiment.term_signal = m.row.term_signal;
     experiment.log_tail = ReadLogTail(m.log_dir / "train.err", kLogTailBytes);

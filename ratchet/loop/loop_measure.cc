@@ -103,7 +103,10 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
     return fail(MeasurementStatus::kTimeout, "train " + trained.Describe());
   }
   if (!trained.Succeeded()) {
-    return fail(MeasurementStatus::kCrashed, failure_reason("train", trained, train.stderr_path));
+    const bool invalid = spec_.train.invalid_exit_code != 0 &&
+                         trained.exit_code == spec_.train.invalid_exit_code;
+    return fail(invalid ? MeasurementStatus::kInvalid : MeasurementStatus::kCrashed,
+                failure_reason("train", trained, train.stderr_path));
   }
   MetricSpec tokens_metric{"tokens", MetricSpec::Goal::kMaximize, MetricSpec::Format::kJson};
   if (auto tokens = ReadMetric(ReadLogTail(train.stdout_path, kOutputScanBytes), tokens_metric).value;

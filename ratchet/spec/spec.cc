@@ -168,7 +168,8 @@ DataSpec ParseData(const Checker& c, const OJson& json) {
 }
 
 CommandSpec ParseTrain(const Checker& c, const OJson& json, bool have_data) {
-  Object o(c, json, "train", {"argv", "timeout_factor", "grace_seconds", "timeout_seconds"});
+  Object o(c, json, "train",
+           {"argv", "timeout_factor", "grace_seconds", "timeout_seconds", "invalid_exit_code"});
   CommandSpec cmd;
   cmd.argv = Argv(c, o.Required("argv"), o.Path("argv"), Use::kTrain, have_data);
   if (auto v = o.Find("timeout_factor"))
@@ -177,6 +178,11 @@ CommandSpec ParseTrain(const Checker& c, const OJson& json, bool have_data) {
     cmd.grace_seconds = c.NonNegative(*v, o.Path("grace_seconds"));
   if (auto v = o.Find("timeout_seconds"))
     cmd.timeout_seconds = c.Positive(*v, o.Path("timeout_seconds"));
+  if (auto v = o.Find("invalid_exit_code")) {
+    const int64_t code = c.IntegerAtLeast(*v, o.Path("invalid_exit_code"), 1);
+    if (code > 255) c.Fail(o.Path("invalid_exit_code"), "an exit status is at most 255");
+    cmd.invalid_exit_code = static_cast<int>(code);
+  }
   return cmd;
 }
 

@@ -35,6 +35,10 @@ struct CommandSpec {
   double timeout_factor = 2.0;    // train: deadline = budget seconds × factor + grace
   double grace_seconds = 30;
   double timeout_seconds = 0;  // > 0: fixed deadline (evaluate: default 600)
+  // train: an exit status (1..255) meaning "this candidate's config cannot be
+  // trained" (ratchet-train: 3, e.g. bf16 on a CPU without it): the
+  // experiment is recorded invalid, not crashed. 0 = none.
+  int invalid_exit_code = 0;
 };
 
 struct MetricSpec {

@@ -150,6 +150,10 @@ INSTANTIATE_TEST_SUITE_P(
                      "score is nan"},
         BadCandidate{"exit", {{"exit_code", {{"type", "choice"}, {"values", {3}}}}},
                      json::object(), "crashed", "exit 3"},
+        // The same exit, declared by the spec as "cannot train this config"
+        // (ratchet-train's bf16 on a CPU without it): invalid, not crashed.
+        BadCandidate{"declared_invalid", {{"exit_code", {{"type", "choice"}, {"values", {3}}}}},
+                     {{"train", {{"invalid_exit_code", 3}}}}, "invalid", "exit 3"},
         // A trainer pinned to a lucky seed (its draw is -1.95 sd): every
         // measurement repeats it, which the t-test alone would accept.
         BadCandidate{"pinned_seed", {{"pinned_seed", {{"type", "choice"}, {"values", {122}}}}},

@@ -81,6 +81,7 @@ TEST_F(SpecTest, ValidSpecLoadsWithDocumentedDefaults) {
   EXPECT_EQ(s.budget.KindName(), "time");
   EXPECT_EQ(s.train.timeout_factor, 2.0);
   EXPECT_EQ(s.train.grace_seconds, 30.0);
+  EXPECT_EQ(s.train.invalid_exit_code, 0);  // no exit status means "invalid"
   EXPECT_EQ(s.evaluate.timeout_seconds, 600.0);
   EXPECT_EQ(s.metric.goal, MetricSpec::Goal::kMinimize);
   EXPECT_EQ(s.metric.format, MetricSpec::Format::kJson);
@@ -317,6 +318,16 @@ TEST_F(SpecTest, TokenBudgetNeedsAFixedTrainTimeout) {
   EXPECT_EQ(s.budget.KindName(), "tokens");
   EXPECT_EQ(s.budget.Amount(), 1e9);
   EXPECT_EQ(TrainDeadlineSeconds(s), 900);
+}
+
+TEST_F(SpecTest, TrainInvalidExitCodeIsAnExitStatus) {
+  OJson j = Valid();
+  j["train"]["invalid_exit_code"] = 3;
+  EXPECT_EQ(Parse(j).train.invalid_exit_code, 3);
+  j["train"]["invalid_exit_code"] = 0;
+  EXPECT_EQ(ErrorOf(j), "train.invalid_exit_code: must be at least 1, got 0");
+  j["train"]["invalid_exit_code"] = 256;
+  EXPECT_EQ(ErrorOf(j), "train.invalid_exit_code: an exit status is at most 255");
 }
 
 TEST_F(SpecTest, TrainDeadlineIsBudgetTimesFactorPlusGrace) {

@@ -29,6 +29,7 @@ TEST(ConfigTest, EmptyObjectGivesTheDocumentedDefaults) {
   EXPECT_EQ(c.pos, PosKind::kLearned);
   EXPECT_EQ(c.optimizer, OptimizerKind::kAdamW);
   EXPECT_EQ(c.schedule, ScheduleKind::kCosine);
+  EXPECT_EQ(c.precision, Precision::kFp32);
   EXPECT_EQ(c.mlp_hidden(), 512);
   EXPECT_EQ(c.tokens_per_step(), 16 * 128);
 }
@@ -43,7 +44,7 @@ TEST(ConfigTest, EveryKeyIsReadAndRoundTripsThroughToJson) {
             {"beta1", 0.8},        {"beta2", 0.99},       {"grad_clip", 0.5},
             {"init_std", 0.01},    {"schedule", "wsd"},   {"warmup_frac", 0.1},
             {"cooldown_frac", 0.3}, {"logit_softcap", 15.0}, {"muon_momentum", 0.9},
-            {"muon_ns_steps", 4},  {"min_lr_frac", 0.1}};
+            {"muon_ns_steps", 4},  {"min_lr_frac", 0.1},  {"precision", "bf16"}};
   Config c = ParseConfig(j, "train.json");
   EXPECT_EQ(c.n_head, 6);
   EXPECT_EQ(c.mlp_hidden(), 120);
@@ -56,6 +57,7 @@ TEST(ConfigTest, EveryKeyIsReadAndRoundTripsThroughToJson) {
   EXPECT_EQ(c.schedule, ScheduleKind::kWsd);
   EXPECT_DOUBLE_EQ(c.matrix_lr, 0.05);
   EXPECT_DOUBLE_EQ(c.logit_softcap, 15.0);
+  EXPECT_EQ(c.precision, Precision::kBf16);  // parsed on any CPU; the trainer checks it
   EXPECT_EQ(ToJson(c), j);
   EXPECT_EQ(ToJson(ParseConfig(ToJson(c), "again")), j);
 }
@@ -85,6 +87,8 @@ TEST(ConfigTest, WrongTypesAreNamed) {
   EXPECT_THAT(ErrorOf(json{{"qk_norm", 1}}), HasSubstr("train.json: qk_norm: expected true or false"));
   EXPECT_THAT(ErrorOf(json{{"activation", "tanh"}}),
               HasSubstr("train.json: activation: expected one of gelu|relu2|swiglu"));
+  EXPECT_THAT(ErrorOf(json{{"precision", "fp16"}}),
+              HasSubstr("train.json: precision: expected one of fp32|bf16"));
   EXPECT_THAT(ErrorOf(json::array()), HasSubstr("train.json: expected a JSON object"));
 }
 

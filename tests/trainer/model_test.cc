@@ -72,6 +72,25 @@ TEST(ModelTest, InitIsDeterministicInTheSeed) {
   EXPECT_EQ(a.param("h0.ln1.b")[0], 0.0f);
 }
 
+// ratchet-eval builds its model from the checkpoint's config with training
+// false: a bf16-trained checkpoint is still scored in FP32, bit for bit.
+TEST(ModelTest, EvaluationIsFp32WhateverTheConfigsPrecision) {
+  Config c32 = testing::TinyConfig();
+  Config c16 = c32;
+  c16.precision = Precision::kBf16;
+  Model fp32(c32, 2, 8, false), bf16(c16, 2, 8, false);
+  fp32.InitParams(5);
+  bf16.InitParams(5);
+  std::vector<uint8_t> in(16), tg(16);
+  std::mt19937 rng(2);
+  for (auto& x : in) x = rng() % 256;
+  for (auto& x : tg) x = rng() % 256;
+  std::vector<float> nll32(16), nll16(16);
+  fp32.ForwardNll(in.data(), tg.data(), 2, 8, nll32.data());
+  bf16.ForwardNll(in.data(), tg.data(), 2, 8, nll16.data());
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(nll16[i], nll32[i]) << i;
+}
+
 TEST(ModelTest, NllIsCausalAndWorksForSmallerBatchAndTime) {
   Config c = testing::TinyConfig({{"pos", "rope"}, {"qk_norm", true}});
   Model full(c, 2, 8, true), part(c, 2, 8, false);

@@ -1,4 +1,4 @@
-# Kernel tests for trainer/ops_*.cc and gemm_pieces.cc (fast kernels vs naive twins, finite
+# Kernel tests for trainer/ops_*.cc, gemm_pieces.cc and gemm_bf16.cc (fast kernels vs naive twins, finite
 # differences, determinism, thread-count invariance). The BLAS comes with
 # ratchet_trainer (trainer/CMakeLists.txt links Debian's openblas-openmp).
 ratchet_test(ops_tests
@@ -13,6 +13,7 @@ ratchet_test(ops_tests
     ops_loss_test.cc
     ops_newton_schulz_test.cc
     gemm_pieces_test.cc
+    gemm_bf16_test.cc
   LIBS ratchet_trainer
   LABELS blas)
 if(TARGET ops_tests)

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "tests/trainer/ops_test_util.h"
+#include "trainer/gemm_bf16.h"
 #include "trainer/ops.h"
 #include "trainer/ops_reference.h"
 
@@ -34,6 +35,33 @@ MatmulRun RunMatmul(Forward fwd, Backward bwd, const MatmulCase& k, const std::v
   return r;
 }
 
+// The kernels with their precision bound, as plain function pointers.
+template <Precision P>
+void ForwardIn(float* out, const float* inp, const float* w, int N, int K, int M) {
+  matmul_forward(out, inp, w, N, K, M, P);
+}
+template <Precision P>
+void BackwardIn(float* dinp, float* dw, const float* dout, const float* inp, const float* w, int N,
+                int K, int M) {
+  matmul_backward(dinp, dw, dout, inp, w, N, K, M, P);
+}
+template <Precision P>
+void WtForwardIn(float* out, const float* inp, const float* w, int N, int K, int M) {
+  matmul_wt_forward(out, inp, w, N, K, M, P);
+}
+template <Precision P>
+void WtBackwardIn(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+                  int N, int K, int M) {
+  matmul_wt_backward(dinp, dw, dout, inp, w, N, K, M, P);
+}
+constexpr Forward Fp32Forward = ForwardIn<Precision::kFp32>, Bf16Forward = ForwardIn<Precision::kBf16>;
+constexpr Backward Fp32Backward = BackwardIn<Precision::kFp32>,
+                   Bf16Backward = BackwardIn<Precision::kBf16>;
+constexpr Forward Fp32WtForward = WtForwardIn<Precision::kFp32>,
+                  Bf16WtForward = WtForwardIn<Precision::kBf16>;
+constexpr Backward Fp32WtBackward = WtBackwardIn<Precision::kFp32>,
+                   Bf16WtBackward = WtBackwardIn<Precision::kBf16>;
+
 class MatmulTest : public ::testing::TestWithParam<MatmulCase> {};
 
 // atol 1e-4: float sums of up to 256 unit-size products round to ~1e-5.
@@ -42,14 +70,41 @@ TEST_P(MatmulTest, FastMatchesNaiveForBothWeightLayouts) {
   const auto inp = RandomVector(k.N * k.K, 1);
   const auto w = RandomVector(k.K * k.M, 2);
   const auto dout = RandomVector(k.N * k.M, 3);
-  const MatmulRun fast = RunMatmul(matmul_forward, matmul_backward, k, inp, w, dout);
+  const MatmulRun fast = RunMatmul(Fp32Forward, Fp32Backward, k, inp, w, dout);
   const MatmulRun naive = RunMatmul(ref::matmul_forward, ref::matmul_backward, k, inp, w, dout);
   EXPECT_TRUE(AllClose(fast.out, naive.out, 1e-5, 1e-4));
   EXPECT_TRUE(AllClose(fast.dinp, naive.dinp, 1e-5, 1e-4));
   EXPECT_TRUE(AllClose(fast.dw, naive.dw, 1e-5, 1e-4));
-  const MatmulRun fast_t = RunMatmul(matmul_wt_forward, matmul_wt_backward, k, inp, w, dout);
+  const MatmulRun fast_t = RunMatmul(Fp32WtForward, Fp32WtBackward, k, inp, w, dout);
   const MatmulRun naive_t =
       RunMatmul(ref::matmul_wt_forward, ref::matmul_wt_backward, k, inp, w, dout);
+  EXPECT_TRUE(AllClose(fast_t.out, naive_t.out, 1e-5, 1e-4));
+  EXPECT_TRUE(AllClose(fast_t.dinp, naive_t.dinp, 1e-5, 1e-4));
+  EXPECT_TRUE(AllClose(fast_t.dw, naive_t.dw, 1e-5, 1e-4));
+}
+
+// bf16: every product of both layouts is the naive one of the bf16-rounded
+// operands (their products are exact in f32; only the f32 sums round).
+TEST_P(MatmulTest, Bf16IsTheNaiveProductOfTheRoundedOperandsForBothLayouts) {
+  if (!Bf16Supported()) GTEST_SKIP() << "this CPU has no " << kBf16Feature;
+  const MatmulCase k = GetParam();
+  const auto inp = RandomVector(k.N * k.K, 1);
+  const auto w = RandomVector(k.K * k.M, 2);
+  const auto dout = RandomVector(k.N * k.M, 3);
+  const auto round = [](std::vector<float> x) {
+    round_to_bf16(x.data(), x.data(), x.size());
+    return x;
+  };
+  const auto inp16 = round(inp), w16 = round(w), dout16 = round(dout);
+  const MatmulRun fast = RunMatmul(Bf16Forward, Bf16Backward, k, inp, w, dout);
+  const MatmulRun naive =
+      RunMatmul(ref::matmul_forward, ref::matmul_backward, k, inp16, w16, dout16);
+  EXPECT_TRUE(AllClose(fast.out, naive.out, 1e-5, 1e-4));
+  EXPECT_TRUE(AllClose(fast.dinp, naive.dinp, 1e-5, 1e-4));
+  EXPECT_TRUE(AllClose(fast.dw, naive.dw, 1e-5, 1e-4));
+  const MatmulRun fast_t = RunMatmul(Bf16WtForward, Bf16WtBackward, k, inp, w, dout);
+  const MatmulRun naive_t =
+      RunMatmul(ref::matmul_wt_forward, ref::matmul_wt_backward, k, inp16, w16, dout16);
   EXPECT_TRUE(AllClose(fast_t.out, naive_t.out, 1e-5, 1e-4));
   EXPECT_TRUE(AllClose(fast_t.dinp, naive_t.dinp, 1e-5, 1e-4));
   EXPECT_TRUE(AllClose(fast_t.dw, naive_t.dw, 1e-5, 1e-4));
@@ -89,8 +144,8 @@ TEST_P(MatmulTest, IsDeterministicAndThreadCountInvariant) {
   const auto w = RandomVector(k.K * k.M, 8);
   const auto dout = RandomVector(k.N * k.M, 9);
   for (bool transposed : {false, true}) {
-    Forward fwd = transposed ? matmul_wt_forward : matmul_forward;
-    Backward bwd = transposed ? matmul_wt_backward : matmul_backward;
+    Forward fwd = transposed ? Fp32WtForward : Fp32Forward;
+    Backward bwd = transposed ? Fp32WtBackward : Fp32Backward;
     MatmulRun a, b, c;
     WithThreads(1, [&] { a = RunMatmul(fwd, bwd, k, inp, w, dout); });
     WithThreads(1, [&] { b = RunMatmul(fwd, bwd, k, inp, w, dout); });
@@ -116,8 +171,8 @@ TEST(MatmulThreads, ModelSizedProductsAreThreadCountInvariant) {
   const auto w = RandomVector(k.K * k.M, 17);
   const auto dout = RandomVector(k.N * k.M, 18);
   for (bool transposed : {false, true}) {
-    Forward fwd = transposed ? matmul_wt_forward : matmul_forward;
-    Backward bwd = transposed ? matmul_wt_backward : matmul_backward;
+    Forward fwd = transposed ? Fp32WtForward : Fp32Forward;
+    Backward bwd = transposed ? Fp32WtBackward : Fp32Backward;
     MatmulRun one;
     WithThreads(1, [&] { one = RunMatmul(fwd, bwd, k, inp, w, dout); });
     for (int threads : {2, 3}) {

@@ -9,6 +9,8 @@
 
 #include "trainer/checkpoint.h"
 #include "trainer/blas_core.h"
+#include "trainer/gemm_bf16.h"
+#include "trainer/train_loop.h"
 #include "trainer_test_util.h"
 
 namespace ratchet::train {
@@ -77,12 +79,29 @@ TEST_F(TrainMainTest, TrainsPrintsJsonLinesAndWritesALoadableCheckpoint) {
   EXPECT_EQ(ToJson(ckpt.config), ToJson(testing::TinyConfig()));
 }
 
-TEST_F(TrainMainTest, BadConfigKeyExitsNonZeroNamingFileAndKey) {
+// Exit status 3 (kExitInvalidConfig): what the tinygpt specs declare as
+// train.invalid_exit_code, so a ratchet records such a candidate invalid.
+TEST_F(TrainMainTest, BadConfigKeyExitsAsInvalidConfigNamingFileAndKey) {
   testing::WriteText(config_, R"({"n_layer": 2, "dropout": 0.1})");
   Result r = RunTrain(Args("--token-budget 800"));
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, kExitInvalidConfig);
   EXPECT_THAT(r.output, HasSubstr(config_ + ": dropout: unknown key"));
   EXPECT_FALSE(std::filesystem::exists(ckpt_));
+}
+
+TEST_F(TrainMainTest, Bf16TrainsWhereTheCpuHasItAndIsAnInvalidConfigElsewhere) {
+  nlohmann::json config = ToJson(testing::TinyConfig());
+  config["precision"] = "bf16";
+  testing::WriteText(config_, config.dump());
+  Result r = RunTrain(Args("--token-budget 800 --log-every 0"));
+  if (Bf16Supported()) {
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(LoadCheckpoint(ckpt_).config.precision, Precision::kBf16);
+  } else {
+    EXPECT_EQ(r.exit_code, kExitInvalidConfig);
+    EXPECT_THAT(r.output, HasSubstr(config_ + ": precision: bf16 needs a CPU with avx512_bf16"));
+    EXPECT_FALSE(std::filesystem::exists(ckpt_));
+  }
 }
 
 TEST_F(TrainMainTest, MissingBudgetIsAUsageError) {

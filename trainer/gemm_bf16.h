@@ -1,0 +1,46 @@
+// Matrix products with bf16 operands and f32 sums, for `"precision": "bf16"`.
+//
+// Both operands are rounded to bf16 (round to nearest even) into scratch
+// buffers, then multiplied by oneDNN's matmul (AVX512_BF16 dot products or
+// AMX where the CPU has them), summing and writing in f32. The product is cut
+// into the same shape-fixed pieces as sgemm_pieces (gemm_pieces.h), each one
+// single-threaded oneDNN call shared by an OpenMP loop, so on one CPU the
+// results are bitwise the same for any thread count. They are not the same
+// across CPUs with different bf16 instructions (AVX512_BF16 vs AMX sum in
+// other orders), and of course not the same as the FP32 products: each
+// operand carries 8 bits of mantissa, so a product's relative error is
+// ~2^-8 per term, averaging down over the sum (measured in gemm_bf16_test).
+//
+// Allocation: primitives, streams and scratch are made the first time a
+// shape is met; after that this code allocates nothing, but oneDNN's execute
+// itself puts its map of arguments on the heap in every call (~5 small blocks,
+// freed before it returns; tests/trainer/no_alloc_test.cc).
+//
+// Bf16Supported() says whether this CPU can; the trainer checks it once, on
+// entry (train_loop.cc), and refuses a bf16 config on a CPU without it.
+#pragma once
+
+#include <string>
+
+namespace ratchet::train {
+
+// True when this CPU has the AVX512_BF16 instructions (avx512_bf16 in
+// /proc/cpuinfo) the bf16 products need.
+bool Bf16Supported();
+
+// The CPU feature a bf16 product needs, as /proc/cpuinfo names it.
+inline constexpr const char* kBf16Feature = "avx512_bf16";
+
+// C[M,N] = op(A) · op(B) + beta · C (beta 0 or 1), row-major, op(X) = Xᵀ when
+// trans_x, as sgemm_pieces with alpha 1, with A and B rounded to bf16.
+// REQUIRES: Bf16Supported(). Call at top level (not inside an OpenMP
+// parallel region), from one thread at a time: the bf16 copies of the
+// operands live in one scratch buffer, grown the first time a size is met.
+void bf16gemm_pieces(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int lda,
+                     const float* B, int ldb, float beta, float* C, int ldc);
+
+// Rounds n floats to bf16 (nearest even; NaN stays NaN) and back to float:
+// what the bf16 products see of their operands. For tests.
+void round_to_bf16(float* out, const float* in, size_t n);
+
+}  // namespace ratchet::train
