@@ -25,6 +25,11 @@ std::string SlurmJobScript(const RunRequest& request, const std::filesystem::pat
       "# Written by ratchet (SlurmRunner): one run as one Slurm job.\n"
       "marker=" + ShellQuote(marker.string()) + "\n"
       "printf '%s\\n' \"${SLURMD_NODENAME:-$(hostname -s)}\" > \"$marker\" || exit 126\n";
+  // Slurm starts a job whose --chdir is missing in /tmp instead: refuse.
+  if (!request.cwd.empty()) {
+    script += "cd " + ShellQuote(request.cwd.string()) +
+              " || { printf 'chdir-failed\\n' >> \"$marker\"; exit 126; }\n";
+  }
   if (request.memory_limit_bytes > 0) {
     script += "ulimit -v " + std::to_string((request.memory_limit_bytes + 1023) / 1024) + "\n";
   }

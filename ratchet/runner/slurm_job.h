@@ -7,7 +7,9 @@
 // The job script starts with the marker line: the job writes the node's name
 // into a marker file in the run folder before anything else. A job that ran
 // but left no marker ran on a node that cannot see the run folder, which
-// must be on a path every node mounts. Then the request's memory limit
+// must be on a path every node mounts. A working directory the node cannot
+// enter appends "chdir-failed" to the marker and ends the job (Slurm itself
+// would run it in /tmp instead). Then the request's memory limit
 // (ulimit -v, RLIMIT_AS as for a local child) and extra_env, then the
 // program replaces the shell (exec), so the job's exit code or signal is the
 // program's own. When exec fails, the script appends "exec-failed" to the

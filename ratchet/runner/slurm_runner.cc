@@ -213,6 +213,11 @@ RunResult SlurmRunner::Run(const RunRequest& original) {
                 job.reason + ")");
   }
   result.node = marker[0];
+  if (std::find(marker.begin(), marker.end(), "chdir-failed") != marker.end()) {
+    throw Error("slurm job " + job_id + " on node " + result.node +
+                " cannot enter its working directory " + request.cwd.string() +
+                " (put it on a path every node mounts)");
+  }
   if (std::find(marker.begin(), marker.end(), "exec-failed") != marker.end()) {
     result.outcome = RunResult::Outcome::kSpawnFailed;
     const std::string said = ReadLogTail(request.stderr_path, 512);

@@ -89,6 +89,26 @@ TEST_F(SlurmJobScriptTest, ProgramThatCannotBeExecutedIsMarkedAndExits127) {
   EXPECT_EQ(Slurp(dir_ / "job.started"), "n1\nexec-failed\n");
 }
 
+TEST_F(SlurmJobScriptTest, MissingWorkingDirectoryIsMarkedAndEndsTheJob) {
+  ratchet::RunRequest request;
+  request.argv = {"/bin/sh", "-c", "touch ran"};
+  request.cwd = dir_ / "not-here";
+  const int status = RunScript(request);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 126);
+  EXPECT_EQ(Slurp(dir_ / "job.started"), "n1\nchdir-failed\n");
+  EXPECT_FALSE(fs::exists(dir_ / "ran"));
+}
+
+TEST_F(SlurmJobScriptTest, ScriptEntersTheWorkingDirectory) {
+  fs::create_directory(dir_ / "work");
+  ratchet::RunRequest request;
+  request.argv = {"/bin/sh", "-c", "pwd"};
+  request.cwd = dir_ / "work";
+  EXPECT_EQ(RunScript(request), 0);
+  EXPECT_EQ(Slurp(dir_ / "out.log"), (dir_ / "work").string() + "\n");
+}
+
 TEST(SbatchArgvTest, CarriesLogsCwdResourcesPartitionAndExtraArgs) {
   ratchet::RunRequest request;
   request.argv = {"train"};

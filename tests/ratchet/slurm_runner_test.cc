@@ -266,3 +266,31 @@ TEST_F(SlurmRunnerTest, NodeThatCannotSeeTheRunFolderIsAnError) {
 }
 
 }  // namespace
+
+namespace {
+
+// Slurm would run a job whose working directory is missing in /tmp.
+TEST_F(SlurmRunnerTest, WorkingDirectoryTheNodeCannotEnterIsAnError) {
+  options_.extra_args = {"--hold"};
+  ratchet::SlurmRunner runner(options_);
+  ratchet::RunRequest request = Shell("touch " + (dir_ / "ran").string());
+  request.cwd = dir_ / "work";
+  fs::create_directory(request.cwd);
+  request.on_job = [&](const std::string& job_id, const std::string& node) {
+    if (!node.empty()) return;
+    fs::remove(request.cwd);
+    ratchet::RunCaptured({"scontrol", "release", job_id});
+  };
+  try {
+    runner.Run(request);
+    FAIL() << "expected an error";
+  } catch (const ratchet::Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("cannot enter its working directory " + request.cwd.string()),
+              std::string::npos)
+        << message;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "ran"));
+}
+
+}  // namespace
