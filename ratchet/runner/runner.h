@@ -55,7 +55,7 @@ struct RunRequest {
   // job id once the job is submitted (node "": not placed yet), and again with
   // the node once it runs there, so the caller can record where each run ran
   // (and cancel a leftover job on resume). If it throws, the job is cancelled
-  // first. PosixProcessRunner never calls it.
+  // and the exception passes on. PosixProcessRunner never calls it.
   std::function<void(const std::string& job_id, const std::string& node)> on_job;
 };
 
