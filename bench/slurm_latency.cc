@@ -1,10 +1,11 @@
 // ratchet-bench-slurm: the latency of one run as a Slurm job (SlurmRunner)
-// against a local child (PosixProcessRunner). Runs a trivial program
-// (/bin/true) both ways, interleaved, and prints as JSON the median, min and
-// max of: local wall seconds; Slurm seconds from sbatch to the job seen
-// running; Slurm wall seconds from sbatch to the job seen finished.
+// against a local child (PosixProcessRunner). Runs `sleep WORK_SECONDS`
+// (default 0: /bin/true) both ways, interleaved, and prints as JSON the
+// median, min and max of: local wall seconds; Slurm seconds from sbatch to
+// the job seen running; Slurm wall seconds from sbatch to the job seen
+// finished.
 //
-//   eval "$(scripts/local-slurm start)"; build/bin/ratchet-bench-slurm [JOBS]
+//   eval "$(scripts/local-slurm start)"; build/bin/ratchet-bench-slurm [JOBS] [WORK_SECONDS]
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,8 +42,9 @@ std::string Summary(const char* name, std::vector<double> seconds) {
 
 int main(int argc, char** argv) {
   const int jobs = argc > 1 ? std::atoi(argv[1]) : 10;
-  if (jobs < 1) {
-    std::fprintf(stderr, "usage: %s [JOBS >= 1]\n", argv[0]);
+  const std::string work = argc > 2 ? argv[2] : "0";
+  if (jobs < 1 || std::atof(work.c_str()) < 0) {
+    std::fprintf(stderr, "usage: %s [JOBS >= 1] [WORK_SECONDS >= 0]\n", argv[0]);
     return 2;
   }
   if (!std::getenv("SLURM_CONF")) {
@@ -57,7 +59,7 @@ int main(int argc, char** argv) {
   try {
     for (int i = 0; i < jobs; ++i) {
       ratchet::RunRequest request;
-      request.argv = {"/bin/true"};
+      request.argv = {"/bin/sleep", work};
       request.cwd = dir;
       request.stdout_path = dir / "run.stdout";
       request.stderr_path = dir / "run.stderr";
@@ -78,7 +80,7 @@ int main(int argc, char** argv) {
     fs::remove_all(dir);
     return 1;
   }
-  std::printf("{\"jobs\": %d, %s, %s, %s}\n", jobs, Summary("local_wall_s", local_wall).c_str(),
+  std::printf("{\"jobs\": %d, \"work_s\": %s, %s, %s, %s}\n", jobs, work.c_str(), Summary("local_wall_s", local_wall).c_str(),
               Summary("slurm_sbatch_to_running_s", slurm_start).c_str(),
               Summary("slurm_wall_s", slurm_wall).c_str());
   fs::remove_all(dir);

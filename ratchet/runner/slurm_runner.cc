@@ -18,9 +18,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
-// scontrol is polled often at first (most runs of a short experiment end
-// within seconds of starting), then less: each poll is a process and an RPC
-// to the controller.
+// scontrol is polled often at first, and again once the job runs (a short
+// run ends within seconds of starting), then less: each poll is a process
+// and an RPC to the controller.
 constexpr double kFirstPollSeconds = 0.05;
 constexpr double kMaxPollSeconds = 1.0;
 constexpr double kPollGrowth = 1.25;
@@ -155,6 +155,7 @@ RunResult SlurmRunner::Run(const RunRequest& original) {
     const double now = Now();
     if (started_at == kInfinity && job.Started()) {
       started_at = now;
+      poll = kFirstPollSeconds;  // A short run's end is then seen soon.
       result.node = job.node;
       if (request.on_job) request.on_job(job_id, job.node);
     }

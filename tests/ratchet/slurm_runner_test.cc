@@ -196,6 +196,28 @@ TEST_F(SlurmRunnerTest, ShouldAbortCancelsAJobStillInTheQueue) {
   EXPECT_FALSE(fs::exists(dir_ / "ran"));
 }
 
+// What --parallel 2 will do: one runner, two threads, two jobs on the
+// node's two CPUs at once. Each job waits (up to 20 s) for the other's
+// marker, so both succeed only if they ran at the same time.
+TEST_F(SlurmRunnerTest, TwoRunsFromTwoThreadsRunAsTwoJobsAtOnce) {
+  ratchet::SlurmRunner runner(options_);
+  auto request_for = [&](const std::string& me, const std::string& other) {
+    ratchet::RunRequest request =
+        Shell("touch " + me + ".here; for i in $(seq 200); do [ -e " + other +
+              ".here ] && exit 0; sleep 0.1; done; exit 1");
+    request.stdout_path = dir_ / (me + ".stdout");
+    request.stderr_path = dir_ / (me + ".stderr");
+    return request;
+  };
+  RunResult a, b;
+  std::thread other([&] { b = runner.Run(request_for("b", "a")); });
+  a = runner.Run(request_for("a", "b"));
+  other.join();
+  EXPECT_TRUE(a.Succeeded()) << a.Describe();
+  EXPECT_TRUE(b.Succeeded()) << b.Describe();
+  EXPECT_NE(a.job_id, b.job_id);
+}
+
 TEST_F(SlurmRunnerTest, ProgramThatCannotBeExecutedFailsToStart) {
   ratchet::SlurmRunner runner(options_);
   ratchet::RunRequest request = Shell("");
