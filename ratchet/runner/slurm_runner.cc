@@ -109,6 +109,45 @@ uint64_t FileSize(const fs::path& path) {
 
 fs::path Absolute(const fs::path& path) { return path.empty() ? path : fs::absolute(path); }
 
+// The outcome of a job that ended by itself, from its record and its marker.
+// Throws when the node could not see the run folder or working directory.
+void ReadOutcome(const SlurmJobRecord& job, const SlurmJobFiles& files, const RunRequest& request,
+                 RunResult& result) {
+  const std::string& job_id = result.job_id;
+  const std::vector<std::string> marker = ReadMarker(files.marker);
+  if (marker.empty()) {
+    if (job.state == "CANCELLED" && job.node.empty()) {
+      throw Error("slurm job " + job_id + " was cancelled before it ran (reason " + job.reason + ")");
+    }
+    throw Error("slurm job " + job_id + " on node " + (job.node.empty() ? "?" : job.node) +
+                " left no marker " + files.marker.string() +
+                ": the node cannot see the run folder " + files.marker.parent_path().string() +
+                " (put it on a path every node mounts; job state " + job.state + ", reason " +
+                job.reason + ")");
+  }
+  result.node = marker[0];
+  if (std::find(marker.begin(), marker.end(), "chdir-failed") != marker.end()) {
+    throw Error("slurm job " + job_id + " on node " + result.node +
+                " cannot enter its working directory " + request.cwd.string() +
+                " (put it on a path every node mounts)");
+  }
+  if (std::find(marker.begin(), marker.end(), "exec-failed") != marker.end()) {
+    result.outcome = RunResult::Outcome::kSpawnFailed;
+    const std::string said = ReadLogTail(request.stderr_path, 512);
+    result.error = "cannot execute " + request.argv[0] + " on node " + result.node +
+                   (said.empty() ? "" : ": " + OneLine(said));
+    return;
+  }
+  if (job.term_signal != 0) {
+    result.outcome = RunResult::Outcome::kSignaled;
+    result.term_signal = job.term_signal;
+  } else {
+    result.outcome = RunResult::Outcome::kExited;
+    result.exit_code = job.exit_code;
+  }
+  if (request.signal_in_exit_code) RestoreChildSignal(result);
+}
+
 }  // namespace
 
 RunResult SlurmRunner::Run(const RunRequest& original) {
@@ -195,44 +234,11 @@ RunResult SlurmRunner::Run(const RunRequest& original) {
 
   if (kill == Kill::kTimeout || job.state == "TIMEOUT") {
     result.outcome = RunResult::Outcome::kTimedOut;
-    return result;
-  }
-  if (kill == Kill::kAbort) {
+  } else if (kill == Kill::kAbort) {
     result.outcome = RunResult::Outcome::kAborted;
-    return result;
-  }
-  const std::vector<std::string> marker = ReadMarker(files.marker);
-  if (marker.empty()) {
-    if (job.state == "CANCELLED" && job.node.empty()) {
-      throw Error("slurm job " + job_id + " was cancelled before it ran (reason " + job.reason + ")");
-    }
-    throw Error("slurm job " + job_id + " on node " + (job.node.empty() ? "?" : job.node) +
-                " left no marker " + files.marker.string() +
-                ": the node cannot see the run folder " + files.marker.parent_path().string() +
-                " (put it on a path every node mounts; job state " + job.state + ", reason " +
-                job.reason + ")");
-  }
-  result.node = marker[0];
-  if (std::find(marker.begin(), marker.end(), "chdir-failed") != marker.end()) {
-    throw Error("slurm job " + job_id + " on node " + result.node +
-                " cannot enter its working directory " + request.cwd.string() +
-                " (put it on a path every node mounts)");
-  }
-  if (std::find(marker.begin(), marker.end(), "exec-failed") != marker.end()) {
-    result.outcome = RunResult::Outcome::kSpawnFailed;
-    const std::string said = ReadLogTail(request.stderr_path, 512);
-    result.error = "cannot execute " + request.argv[0] + " on node " + result.node +
-                   (said.empty() ? "" : ": " + OneLine(said));
-    return result;
-  }
-  if (job.term_signal != 0) {
-    result.outcome = RunResult::Outcome::kSignaled;
-    result.term_signal = job.term_signal;
   } else {
-    result.outcome = RunResult::Outcome::kExited;
-    result.exit_code = job.exit_code;
+    ReadOutcome(job, files, request, result);
   }
-  if (request.signal_in_exit_code) RestoreChildSignal(result);
   return result;
 }
 
