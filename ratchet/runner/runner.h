@@ -51,6 +51,12 @@ struct RunRequest {
   // Polled about 10 times a second; returning true kills the group now
   // (SIGTERM, then SIGKILL after kill_grace_seconds).
   std::function<bool()> should_abort;
+  // For a scheduler's runner (SlurmRunner, slurm_runner.h): called with the
+  // job id once the job is submitted (node "": not placed yet), and again with
+  // the node once it runs there, so the caller can record where each run ran
+  // (and cancel a leftover job on resume). If it throws, the job is cancelled
+  // and the exception passes on. PosixProcessRunner never calls it.
+  std::function<void(const std::string& job_id, const std::string& node)> on_job;
 };
 
 struct RunResult {
@@ -73,6 +79,9 @@ struct RunResult {
   uint64_t stdout_bytes = 0, stderr_bytes = 0;  // Total produced, before capping.
   // Why it failed to start, or a log write error; "" otherwise.
   std::string error;
+  // Under a scheduler (SlurmRunner): the job's id and the node it ran on;
+  // "" for a local child.
+  std::string job_id, node;
 
   // Exited with status 0.
   bool Succeeded() const;
