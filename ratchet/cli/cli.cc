@@ -1,20 +1,19 @@
 #include "ratchet/cli/cli.h"
 
 #include <signal.h>
+#include <spdlog/fmt/fmt.h>
 
 #include <algorithm>
 #include <cctype>
-#include <ctime>
 #include <map>
-
 #include <nlohmann/json.hpp>
-#include <spdlog/fmt/fmt.h>
 
 #include "base/error.h"
 #include "base/fs.h"
+#include "ratchet/git/workspace.h"
+#include "ratchet/report/report_data.h"
 #include "ratchet/runner/runner.h"
 #include "ratchet/store/store.h"
-#include "ratchet/git/workspace.h"
 
 namespace ratchet {
 namespace {
@@ -49,15 +48,6 @@ std::string Metric(const std::optional<double>& value) {
   return value ? fmt::format("{:.6g}", *value) : "-";
 }
 
-std::string Clock(double unix_seconds) {
-  time_t t = static_cast<time_t>(unix_seconds);
-  std::tm local{};
-  localtime_r(&t, &local);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &local);
-  return text;
-}
-
 // The controller holding the workspace lock, if it is alive.
 std::optional<long> ControllerPid(const std::filesystem::path& workspace) {
   std::filesystem::path lock = RatchetDir(workspace) / "lock";
@@ -89,7 +79,8 @@ json ExperimentJson(const ExperimentRow& e) {
 }
 
 std::string OneLine(std::string text) {
-  std::replace_if(text.begin(), text.end(), [](char c) { return c == '\t' || c == '\n'; }, ' ');
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\t' || c == '\n'; }, ' ');
   return text;
 }
 
@@ -104,13 +95,14 @@ void CommandStatus(const ReadOptions& options, std::ostream& out) {
   out << fmt::format("run {}: {} ({}), {} budget {:g}, started {}\n", run.tag,
                      running ? "running" : "stopped",
                      running ? "pid " + std::to_string(*pid) : "no controller", run.budget_kind,
-                     run.budget_amount, Clock(run.started_at));
+                     run.budget_amount, FormatClock(run.started_at));
   std::map<std::string, int> counts;
   for (const ExperimentRow& e : experiments) {
     if (e.seq > 0) ++counts[std::string(ToString(e.status))];
   }
   std::string tally;
-  for (const auto& [status, n] : counts) tally += fmt::format("{}{} {}", tally.empty() ? "" : ", ", n, status);
+  for (const auto& [status, n] : counts)
+    tally += fmt::format("{}{} {}", tally.empty() ? "" : ", ", n, status);
   out << fmt::format("experiments: {}{}\n", experiments.empty() ? 0 : experiments.size() - 1,
                      tally.empty() ? "" : " (" + tally + ")");
   for (const ExperimentRow& e : experiments) {
@@ -121,9 +113,9 @@ void CommandStatus(const ReadOptions& options, std::ostream& out) {
                        e.description.empty() ? "" : ": " + e.description);
   }
   if (auto best = store.BestAccepted(run.id)) {
-    out << fmt::format("best: [{}] {} {} (baseline {}), commit {} {}\n", best->seq,
-                       run.metric_name, Metric(best->metric), Metric(run.baseline_metric),
-                       Short(best->commit), best->description);
+    out << fmt::format("best: [{}] {} {} (baseline {}), commit {} {}\n", best->seq, run.metric_name,
+                       Metric(best->metric), Metric(run.baseline_metric), Short(best->commit),
+                       best->description);
   }
 }
 
@@ -162,12 +154,13 @@ void CommandShow(const ReadOptions& options, int64_t seq, std::ostream& out) {
   Store store = OpenStore(options.workspace);
   RunRow run = SelectRun(store, options);
   std::optional<ExperimentRow> e = store.GetExperiment(run.id, seq);
-  if (!e) throw Error(options.workspace.string() + ": run '" + run.tag + "' has no experiment " +
-                      std::to_string(seq));
+  if (!e)
+    throw Error(options.workspace.string() + ": run '" + run.tag + "' has no experiment " +
+                std::to_string(seq));
   out << fmt::format("experiment {} of run {}: {}\n", e->seq, run.tag, ToString(e->status));
   out << fmt::format("description: {}\n", e->description.empty() ? "-" : e->description);
-  out << fmt::format("proposer: {}  commit: {}  parent: {}\n", e->proposer,
-                     e->commit.value_or("-"), e->parent_commit);
+  out << fmt::format("proposer: {}  commit: {}  parent: {}\n", e->proposer, e->commit.value_or("-"),
+                     e->parent_commit);
   out << fmt::format("{}: {} (spread {}, {} measurements)\n", run.metric_name, Metric(e->metric),
                      Metric(e->spread), e->n_measurements);
   if (e->reason) out << "decision: " << *e->reason << "\n";
@@ -182,8 +175,8 @@ void CommandShow(const ReadOptions& options, int64_t seq, std::ostream& out) {
     }
   }
   if (std::optional<ExchangeRow> exchange = store.GetExchange(e->id)) {
-    for (const auto& [title, text] : {std::pair{"prompt", &exchange->prompt},
-                                      std::pair{"reply", &exchange->reply}}) {
+    for (const auto& [title, text] :
+         {std::pair{"prompt", &exchange->prompt}, std::pair{"reply", &exchange->reply}}) {
       if (text->empty()) continue;
       out << "--- " << title << " ---\n" << *text << (text->back() == '\n' ? "" : "\n");
     }

@@ -14,11 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-template <typename T>
-json Opt(const std::optional<T>& value) {
-  return value ? json(*value) : json(nullptr);
-}
-
 json OptJsonText(const std::optional<std::string>& text) {
   return text ? json::parse(*text, nullptr, false) : json(nullptr);
 }
@@ -61,20 +56,20 @@ json RunJson(const RunRow& r) {
           {"spec_sha256", r.spec_sha256},
           {"workspace", r.workspace},
           {"baseline_commit", r.baseline_commit},
-          {"best_commit", Opt(r.best_commit)},
-          {"hardware_id", Opt(r.hardware_id)},
+          {"best_commit", JsonOrNull(r.best_commit)},
+          {"hardware_id", JsonOrNull(r.hardware_id)},
           {"budget_kind", r.budget_kind},
           {"budget_amount", r.budget_amount},
           {"metric_name", r.metric_name},
           {"goal", r.goal},
           {"pins", json::parse(r.pins_json, nullptr, false)},
           {"pins_digest", r.pins_digest},
-          {"noise_sd", Opt(r.noise_sd)},
-          {"baseline_metric", Opt(r.baseline_metric)},
+          {"noise_sd", JsonOrNull(r.noise_sd)},
+          {"baseline_metric", JsonOrNull(r.baseline_metric)},
           {"state", ToString(r.state)},
           {"started_at", r.started_at},
           {"updated_at", r.updated_at},
-          {"ended_at", Opt(r.ended_at)}};
+          {"ended_at", JsonOrNull(r.ended_at)}};
 }
 
 RunRow RunFromJson(const json& j) {
@@ -111,13 +106,13 @@ json MeasurementJson(const MeasurementRow& m) {
           {"seed", m.seed},
           {"role", ToString(m.role)},
           {"status", ToString(m.status)},
-          {"metric", Opt(m.metric)},
-          {"train_seconds", Opt(m.train_seconds)},
-          {"eval_seconds", Opt(m.eval_seconds)},
-          {"tokens", Opt(m.tokens)},
-          {"peak_rss_kb", Opt(m.peak_rss_kb)},
-          {"exit_code", Opt(m.exit_code)},
-          {"term_signal", Opt(m.term_signal)},
+          {"metric", JsonOrNull(m.metric)},
+          {"train_seconds", JsonOrNull(m.train_seconds)},
+          {"eval_seconds", JsonOrNull(m.eval_seconds)},
+          {"tokens", JsonOrNull(m.tokens)},
+          {"peak_rss_kb", JsonOrNull(m.peak_rss_kb)},
+          {"exit_code", JsonOrNull(m.exit_code)},
+          {"term_signal", JsonOrNull(m.term_signal)},
           {"extra", OptJsonText(m.extra_json)},
           {"created_at", m.created_at}};
 }
@@ -148,28 +143,28 @@ json ExperimentJson(const ExperimentRow& e, const std::vector<MeasurementRow>& m
               {"run_id", e.run_id},
               {"seq", e.seq},
               {"parent_commit", e.parent_commit},
-              {"commit", Opt(e.commit)},
-              {"tree", Opt(e.tree)},
+              {"commit", JsonOrNull(e.commit)},
+              {"tree", JsonOrNull(e.tree)},
               {"proposer", e.proposer},
               {"description", e.description},
               {"params", json::parse(e.params_json, nullptr, false)},
-              {"diff_stat", Opt(e.diff_stat)},
+              {"diff_stat", JsonOrNull(e.diff_stat)},
               {"status", ToString(e.status)},
               {"phase", e.phase},
-              {"metric", Opt(e.metric)},
-              {"spread", Opt(e.spread)},
+              {"metric", JsonOrNull(e.metric)},
+              {"spread", JsonOrNull(e.spread)},
               {"n_measurements", e.n_measurements},
               {"started_at", e.started_at},
-              {"ended_at", Opt(e.ended_at)},
-              {"train_seconds", Opt(e.train_seconds)},
-              {"tokens", Opt(e.tokens)},
-              {"peak_rss_kb", Opt(e.peak_rss_kb)},
-              {"exit_code", Opt(e.exit_code)},
-              {"term_signal", Opt(e.term_signal)},
-              {"reason", Opt(e.reason)},
-              {"log_tail", Opt(e.log_tail)},
+              {"ended_at", JsonOrNull(e.ended_at)},
+              {"train_seconds", JsonOrNull(e.train_seconds)},
+              {"tokens", JsonOrNull(e.tokens)},
+              {"peak_rss_kb", JsonOrNull(e.peak_rss_kb)},
+              {"exit_code", JsonOrNull(e.exit_code)},
+              {"term_signal", JsonOrNull(e.term_signal)},
+              {"reason", JsonOrNull(e.reason)},
+              {"log_tail", JsonOrNull(e.log_tail)},
               {"decision", OptJsonText(e.decision_json)},
-              {"pgid", Opt(e.pgid)}};
+              {"pgid", JsonOrNull(e.pgid)}};
   json list = json::array();
   for (const MeasurementRow& m : measurements) list.push_back(MeasurementJson(m));
   row["measurements"] = list;

@@ -109,4 +109,10 @@ std::string FormatDuration(double seconds);                    // "1 h 02 min", 
 std::string FormatClock(double unix_seconds);                  // local "YYYY-MM-DD HH:MM:SS"
 std::string SingleLine(std::string text);                      // tabs and newlines → spaces
 
+// An optional column as JSON: its value, or null.
+template <typename T>
+nlohmann::json JsonOrNull(const std::optional<T>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
 }  // namespace ratchet

@@ -17,11 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-template <typename T>
-json Opt(const std::optional<T>& value) {
-  return value ? json(*value) : json(nullptr);
-}
-
 json RunSummary(const RunData& data) {
   const RunRow& r = data.run;
   const ExperimentRow* best = BestExperiment(data);
@@ -33,9 +28,9 @@ json RunSummary(const RunData& data) {
           {"goal", r.goal},
           {"budget_kind", r.budget_kind},
           {"budget", r.budget_amount},
-          {"baseline", Opt(r.baseline_metric)},
-          {"noise_sd", Opt(r.noise_sd)},
-          {"best", best ? Opt(best->metric) : json(nullptr)},
+          {"baseline", JsonOrNull(r.baseline_metric)},
+          {"noise_sd", JsonOrNull(r.noise_sd)},
+          {"best", best ? JsonOrNull(best->metric) : json(nullptr)},
           {"best_seq", best ? json(best->seq) : json(nullptr)},
           {"experiments", totals.experiments},
           {"accepted", totals.by_status.count("accepted") ? totals.by_status.at("accepted") : 0},
@@ -43,7 +38,7 @@ json RunSummary(const RunData& data) {
           {"hardware", data.hardware ? json(data.hardware->info.cpu_model) : json(nullptr)},
           {"started_at", r.started_at},
           {"updated_at", r.updated_at},
-          {"ended_at", Opt(r.ended_at)}};
+          {"ended_at", JsonOrNull(r.ended_at)}};
 }
 
 // [[x, loss], ...] with x tokens when every point has them, else steps.
@@ -144,17 +139,17 @@ json RunView(const RunData& data) {
     experiments.push_back({{"seq", e.seq},
                            {"status", ToString(e.status)},
                            {"phase", e.phase},
-                           {"metric", Opt(e.metric)},
-                           {"spread", Opt(e.spread)},
+                           {"metric", JsonOrNull(e.metric)},
+                           {"spread", JsonOrNull(e.spread)},
                            {"n", e.n_measurements},
                            {"description", e.description},
-                           {"reason", Opt(e.reason)},
+                           {"reason", JsonOrNull(e.reason)},
                            {"proposer", e.proposer},
                            {"changed", changed},
                            {"started_at", e.started_at},
-                           {"ended_at", Opt(e.ended_at)},
-                           {"train_seconds", Opt(e.train_seconds)},
-                           {"tokens", Opt(e.tokens)}});
+                           {"ended_at", JsonOrNull(e.ended_at)},
+                           {"train_seconds", JsonOrNull(e.train_seconds)},
+                           {"tokens", JsonOrNull(e.tokens)}});
     if (IsUnfinished(e.status) && data.run.state == RunState::kRunning) {
       inflight = {{"seq", e.seq},
                   {"status", ToString(e.status)},
@@ -185,26 +180,26 @@ json ExperimentView(const RunData& data, int64_t seq) {
                {"phase", e.phase},
                {"description", e.description},
                {"proposer", e.proposer},
-               {"metric", Opt(e.metric)},
-               {"spread", Opt(e.spread)},
+               {"metric", JsonOrNull(e.metric)},
+               {"spread", JsonOrNull(e.spread)},
                {"n", e.n_measurements},
-               {"reason", Opt(e.reason)},
+               {"reason", JsonOrNull(e.reason)},
                {"decision", json::parse(e.decision_json.value_or("null"), nullptr, false)},
-               {"commit", Opt(e.commit)},
+               {"commit", JsonOrNull(e.commit)},
                {"parent", e.parent_commit},
                {"params", json::parse(e.params_json, nullptr, false)},
                {"started_at", e.started_at},
-               {"ended_at", Opt(e.ended_at)}};
+               {"ended_at", JsonOrNull(e.ended_at)}};
   json measurements = json::array();
   for (const MeasurementRow& m : data.measurements[index]) {
     measurements.push_back({{"repeat", m.repeat},
                             {"role", ToString(m.role)},
                             {"seed", m.seed},
                             {"status", ToString(m.status)},
-                            {"metric", Opt(m.metric)},
-                            {"train_seconds", Opt(m.train_seconds)},
-                            {"eval_seconds", Opt(m.eval_seconds)},
-                            {"tokens", Opt(m.tokens)}});
+                            {"metric", JsonOrNull(m.metric)},
+                            {"train_seconds", JsonOrNull(m.train_seconds)},
+                            {"eval_seconds", JsonOrNull(m.eval_seconds)},
+                            {"tokens", JsonOrNull(m.tokens)}});
   }
   view["measurements"] = measurements;
   // One training curve per measurement (seeds side by side), the running one too.
@@ -252,7 +247,7 @@ json CompareView(const std::vector<RunData>& runs) {
     json points = json::array();
     for (const ExperimentRow& e : data.experiments) {
       points.push_back({{"seq", e.seq},
-                        {"metric", Opt(e.metric)},
+                        {"metric", JsonOrNull(e.metric)},
                         {"status", ToString(e.status)},
                         {"description", e.description}});
     }
