@@ -104,6 +104,68 @@ std::optional<double> Correlation(const std::vector<double>& a, const std::vecto
   return sab / std::sqrt(saa * sbb);
 }
 
+// ParameterEffects on params already read (the baseline's from git).
+json Effects(const RunData& data, const std::vector<std::map<std::string, json>>& params) {
+  const json space = SearchSpace(data);
+  // Only experiments whose metric measures their config.
+  std::vector<size_t> measured;
+  for (size_t i = 0; i < data.experiments.size(); ++i) {
+    const ExperimentRow& e = data.experiments[i];
+    bool decided =
+        e.status == ExperimentStatus::kAccepted || e.status == ExperimentStatus::kRejected;
+    if (decided && e.metric && std::isfinite(*e.metric)) measured.push_back(i);
+  }
+  json effects = json::array();
+  for (const auto& [name, definition] : space.items()) {
+    std::vector<json> values;
+    std::vector<double> metrics;
+    for (size_t i : measured) {
+      auto it = params[i].find(name);
+      if (it == params[i].end()) continue;
+      values.push_back(it->second);
+      metrics.push_back(*data.experiments[i].metric);
+    }
+    if (values.size() < 3) continue;
+    const std::string type = definition.value("type", "");
+    json effect = {{"param", name}, {"type", type}, {"n", values.size()}};
+    if ((type == "float" || type == "int") &&
+        std::all_of(values.begin(), values.end(), [](const json& v) { return v.is_number(); })) {
+      std::vector<double> x;
+      for (const json& v : values) x.push_back(v.get<double>());
+      std::optional<double> rho = Correlation(Ranks(x), Ranks(metrics));
+      if (!rho) continue;
+      effect["kind"] = "correlation";
+      effect["rho"] = *rho;
+      effect["strength"] = std::fabs(*rho);
+    } else {
+      std::map<std::string, std::vector<double>> groups;
+      for (size_t k = 0; k < values.size(); ++k) {
+        groups[values[k].is_string() ? values[k].get<std::string>() : values[k].dump()].push_back(
+            metrics[k]);
+      }
+      if (groups.size() < 2) continue;
+      const double mean = std::accumulate(metrics.begin(), metrics.end(), 0.0) / metrics.size();
+      double total = 0, between = 0;
+      for (double m : metrics) total += (m - mean) * (m - mean);
+      json by_value = json::array();
+      for (const auto& [value, group] : groups) {
+        double group_mean = std::accumulate(group.begin(), group.end(), 0.0) / group.size();
+        between += group.size() * (group_mean - mean) * (group_mean - mean);
+        by_value.push_back({{"value", value}, {"mean", group_mean}, {"n", group.size()}});
+      }
+      if (total <= 0) continue;
+      effect["kind"] = "groups";
+      effect["values"] = by_value;
+      effect["strength"] = between / total;
+    }
+    effects.push_back(effect);
+  }
+  std::sort(effects.begin(), effects.end(), [](const json& a, const json& b) {
+    return a["strength"].get<double>() > b["strength"].get<double>();
+  });
+  return effects;
+}
+
 }  // namespace
 
 json RunsView(const std::filesystem::path& workspace) {
@@ -162,7 +224,7 @@ json RunView(const RunData& data) {
   }
   view["experiments"] = experiments;
   view["inflight"] = inflight;
-  view["effects"] = ParameterEffects(data);
+  view["effects"] = Effects(data, params);
   return view;
 }
 
@@ -268,66 +330,6 @@ json CompareView(const std::vector<RunData>& runs) {
   return view;
 }
 
-json ParameterEffects(const RunData& data) {
-  const json space = SearchSpace(data);
-  std::vector<std::map<std::string, json>> params = ExperimentParams(data);
-  // Only experiments whose metric measures their config.
-  std::vector<size_t> measured;
-  for (size_t i = 0; i < data.experiments.size(); ++i) {
-    const ExperimentRow& e = data.experiments[i];
-    bool decided =
-        e.status == ExperimentStatus::kAccepted || e.status == ExperimentStatus::kRejected;
-    if (decided && e.metric && std::isfinite(*e.metric)) measured.push_back(i);
-  }
-  json effects = json::array();
-  for (const auto& [name, definition] : space.items()) {
-    std::vector<json> values;
-    std::vector<double> metrics;
-    for (size_t i : measured) {
-      auto it = params[i].find(name);
-      if (it == params[i].end()) continue;
-      values.push_back(it->second);
-      metrics.push_back(*data.experiments[i].metric);
-    }
-    if (values.size() < 3) continue;
-    const std::string type = definition.value("type", "");
-    json effect = {{"param", name}, {"type", type}, {"n", values.size()}};
-    if ((type == "float" || type == "int") &&
-        std::all_of(values.begin(), values.end(), [](const json& v) { return v.is_number(); })) {
-      std::vector<double> x;
-      for (const json& v : values) x.push_back(v.get<double>());
-      std::optional<double> rho = Correlation(Ranks(x), Ranks(metrics));
-      if (!rho) continue;
-      effect["kind"] = "correlation";
-      effect["rho"] = *rho;
-      effect["strength"] = std::fabs(*rho);
-    } else {
-      std::map<std::string, std::vector<double>> groups;
-      for (size_t k = 0; k < values.size(); ++k) {
-        groups[values[k].is_string() ? values[k].get<std::string>() : values[k].dump()].push_back(
-            metrics[k]);
-      }
-      if (groups.size() < 2) continue;
-      const double mean = std::accumulate(metrics.begin(), metrics.end(), 0.0) / metrics.size();
-      double total = 0, between = 0;
-      for (double m : metrics) total += (m - mean) * (m - mean);
-      json by_value = json::array();
-      for (const auto& [value, group] : groups) {
-        double group_mean = std::accumulate(group.begin(), group.end(), 0.0) / group.size();
-        between += group.size() * (group_mean - mean) * (group_mean - mean);
-        by_value.push_back({{"value", value}, {"mean", group_mean}, {"n", group.size()}});
-      }
-      if (total <= 0) continue;
-      effect["kind"] = "groups";
-      effect["values"] = by_value;
-      effect["strength"] = between / total;
-    }
-    effects.push_back(effect);
-  }
-  std::sort(effects.begin(), effects.end(), [](const json& a, const json& b) {
-    return a["strength"].get<double>() > b["strength"].get<double>();
-  });
-  return effects;
-}
+json ParameterEffects(const RunData& data) { return Effects(data, ExperimentParams(data)); }
 
 }  // namespace ratchet

@@ -38,7 +38,7 @@ const COLORS={accepted:"#1a7f37",rejected:"#8c959f",crashed:"#cf222e",timeout:"#
   duplicate:"#57606a",interrupted:"#bf8700",proposed:"#0969da",running:"#0969da",evaluating:"#0969da"};
 const LINE_COLORS=["#0969da","#cf222e","#1a7f37","#8250df","#bc4c00","#57606a"];
 const SVG="http://www.w3.org/2000/svg";
-let state={runs:[],route:null,sort:{key:"seq",dir:-1},timer:null,busy:false};
+let state={runs:[],runsAt:0,sort:{key:"seq",dir:-1},timer:null,busy:false};
 
 function el(tag,attrs,...children){const e=document.createElement(tag);
   for(const [k,v] of Object.entries(attrs||{})){if(k==="class")e.className=v;else if(k.startsWith("on"))e.addEventListener(k.slice(2),v);else e.setAttribute(k,v);}
@@ -193,7 +193,9 @@ function parseRoute(){const h=decodeURIComponent(location.hash.slice(1));let m;
 function go(hash){if(location.hash===hash)refresh();else location.hash=hash;}
 
 async function refresh(){if(state.busy)return;state.busy=true;
-  try{state.runs=await get("/api/runs");const route=parseRoute();
+  // The run list (every run of the store, loaded whole) changes slowly: every 15 s is enough.
+  try{if(!state.runs.length||Date.now()-state.runsAt>15000){state.runs=await get("/api/runs");state.runsAt=Date.now();}
+    const route=parseRoute();
     const select=document.getElementById("runs");select.replaceChildren(...state.runs.map(r=>el("option",{value:r.tag},r.tag+" ("+r.state+", "+r.experiments+" experiments)")));
     if(route.tag)select.value=route.tag;
     let view;if(!state.runs.length)view=el("main",{id:"view"},el("p",{},"This workspace has no runs yet."));
