@@ -1,12 +1,11 @@
 // Measuring: one seeded train + evaluate, and the baseline's calibration.
-#include "ratchet/loop/loop_internal.h"
+#include <spdlog/fmt/fmt.h>
 
 #include <cmath>
 
-#include <spdlog/fmt/fmt.h>
-
 #include "base/error.h"
 #include "base/fs.h"
+#include "ratchet/loop/loop_internal.h"
 #include "ratchet/loop/metric_reader.h"
 #include "ratchet/runner/runner.h"
 
@@ -50,6 +49,20 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
     progress_.Tick();
     return Interrupted();
   };
+  // A train or evaluate child: its logs <stem>.out/.err in the run folder,
+  // the spec's memory and log limits, its group recorded, Ctrl-C obeyed.
+  auto child = [&](const std::string& stem, const fs::path& cwd, double timeout_seconds) {
+    RunRequest request;
+    request.cwd = cwd;
+    request.stdout_path = m.log_dir / (stem + ".out");
+    request.stderr_path = m.log_dir / (stem + ".err");
+    request.timeout_seconds = timeout_seconds;
+    request.memory_limit_bytes = spec_.limits.memory_mb << 20;
+    request.log_cap_bytes = spec_.limits.log_bytes;
+    request.on_start = record_pgid;
+    request.should_abort = should_abort;
+    return request;
+  };
   auto fail = [&](MeasurementStatus status, const std::string& reason) {
     // A failed measurement's output is useless, and may be what filled the
     // disk: free it before recording anything.
@@ -79,17 +92,9 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   progress_.Phase(experiment.seq, experiment.phase, summary_.best_metric, budget,
                   m.log_dir / "train.out");
 
-  RunRequest train;
+  RunRequest train = child("train", worktree, TrainDeadlineSeconds(spec_));
   train.argv = Substitute(spec_.train.argv, vars);
   Contain(train, TrainPolicy(worktree, m.log_dir));
-  train.cwd = worktree;
-  train.stdout_path = m.log_dir / "train.out";
-  train.stderr_path = m.log_dir / "train.err";
-  train.timeout_seconds = TrainDeadlineSeconds(spec_);
-  train.memory_limit_bytes = spec_.limits.memory_mb << 20;
-  train.log_cap_bytes = spec_.limits.log_bytes;
-  train.on_start = record_pgid;
-  train.should_abort = should_abort;
   std::optional<ProcessLimit> train_pids;
   BoundProcesses(train, train_pids);
   RunResult trained = runner_.Run(train);
@@ -98,18 +103,20 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   m.row.exit_code = trained.exit_code >= 0 ? std::optional<int>(trained.exit_code) : std::nullopt;
   m.row.term_signal = trained.term_signal ? std::optional<int>(trained.term_signal) : std::nullopt;
   using Outcome = RunResult::Outcome;
-  if (trained.outcome == Outcome::kAborted) return fail(MeasurementStatus::kInterrupted, "interrupted");
+  if (trained.outcome == Outcome::kAborted)
+    return fail(MeasurementStatus::kInterrupted, "interrupted");
   if (trained.outcome == Outcome::kTimedOut) {
     return fail(MeasurementStatus::kTimeout, "train " + trained.Describe());
   }
   if (!trained.Succeeded()) {
-    const bool invalid = spec_.train.invalid_exit_code != 0 &&
-                         trained.exit_code == spec_.train.invalid_exit_code;
+    const bool invalid =
+        spec_.train.invalid_exit_code != 0 && trained.exit_code == spec_.train.invalid_exit_code;
     return fail(invalid ? MeasurementStatus::kInvalid : MeasurementStatus::kCrashed,
                 failure_reason("train", trained, train.stderr_path));
   }
   MetricSpec tokens_metric{"tokens", MetricSpec::Goal::kMaximize, MetricSpec::Format::kJson};
-  if (auto tokens = ReadMetric(ReadLogTail(train.stdout_path, kOutputScanBytes), tokens_metric).value;
+  if (auto tokens =
+          ReadMetric(ReadLogTail(train.stdout_path, kOutputScanBytes), tokens_metric).value;
       tokens && std::isfinite(*tokens)) {
     m.row.tokens = static_cast<int64_t>(*tokens);
   }
@@ -122,17 +129,10 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
 
   Vars eval_vars = vars;
   eval_vars["data_dir"] = base_vars_.count("data_dir") ? base_vars_.at("data_dir") : "";
-  RunRequest evaluate;
+  RunRequest evaluate = child(
+      "eval", m.log_dir, spec_.evaluate.timeout_seconds > 0 ? spec_.evaluate.timeout_seconds : 600);
   evaluate.argv = Substitute(spec_.evaluate.argv, eval_vars);
   Contain(evaluate, EvaluatePolicy(worktree, m.log_dir));
-  evaluate.cwd = m.log_dir;
-  evaluate.stdout_path = m.log_dir / "eval.out";
-  evaluate.stderr_path = m.log_dir / "eval.err";
-  evaluate.timeout_seconds = spec_.evaluate.timeout_seconds > 0 ? spec_.evaluate.timeout_seconds : 600;
-  evaluate.memory_limit_bytes = train.memory_limit_bytes;
-  evaluate.log_cap_bytes = spec_.limits.log_bytes;
-  evaluate.on_start = record_pgid;
-  evaluate.should_abort = should_abort;
   std::optional<ProcessLimit> eval_pids;
   BoundProcesses(evaluate, eval_pids);
   RunResult evaluated = runner_.Run(evaluate);
@@ -147,7 +147,8 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
     return fail(MeasurementStatus::kCrashed,
                 failure_reason("evaluate", evaluated, evaluate.stderr_path));
   }
-  MetricReading reading = ReadMetric(ReadLogTail(evaluate.stdout_path, kOutputScanBytes), spec_.metric);
+  MetricReading reading =
+      ReadMetric(ReadLogTail(evaluate.stdout_path, kOutputScanBytes), spec_.metric);
   if (!reading.value) {
     return fail(MeasurementStatus::kCrashed, "the evaluator printed no " + spec_.metric.name);
   }
@@ -186,8 +187,8 @@ void Controller::Calibrate() {
   fs::path worktree = workspace_->ResetCandidate(tag_, kCandidateSlot, run_.baseline_commit);
   std::vector<double> samples = UnbiasedSamples(baseline->id);
   while (static_cast<int>(samples.size()) < needed) {
-    std::string phase = "calibrate " + std::to_string(samples.size() + 1) + "/" +
-                        std::to_string(needed);
+    std::string phase =
+        "calibrate " + std::to_string(samples.size() + 1) + "/" + std::to_string(needed);
     Measurement m = Measure(*baseline, worktree, MeasurementRole::kCalibration, phase);
     if (m.row.status == MeasurementStatus::kInterrupted) {
       throw Error("interrupted during calibration of the baseline");
@@ -228,6 +229,5 @@ void Controller::Calibrate() {
   Event("info", fmt::format("baseline {} = {:.6g} (noise sd {:.3g} over {} repeats)",
                             spec_.metric.name, mean, sd, samples.size()));
 }
-
 
 }  // namespace ratchet::internal

@@ -6,10 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/fs.h"
 #include "ratchet/runner/runner.h"
@@ -43,7 +43,8 @@ struct CommandOutput {
 };
 
 inline CommandOutput RunProgram(const std::vector<std::string>& argv, const fs::path& log_dir,
-                                double timeout_seconds = 300) {
+                                double timeout_seconds = 300,
+                                const std::map<std::string, std::string>& extra_env = {}) {
   static int counter = 0;
   std::string stem = "cmd" + std::to_string(counter++);
   RunRequest request;
@@ -51,6 +52,7 @@ inline CommandOutput RunProgram(const std::vector<std::string>& argv, const fs::
   request.stdout_path = log_dir / (stem + ".out");
   request.stderr_path = log_dir / (stem + ".err");
   request.timeout_seconds = timeout_seconds;
+  request.extra_env = extra_env;
   PosixProcessRunner runner;
   CommandOutput output;
   output.result = runner.Run(request);
@@ -62,8 +64,18 @@ inline CommandOutput RunProgram(const std::vector<std::string>& argv, const fs::
 
 // The toy trainer's argv with noise sd `noise` and 5 ms of work.
 inline std::vector<std::string> ToyTrain(const std::string& noise) {
-  return {"{bin_dir}/ratchet-toy", "train", "--params", "{workspace}/params.json", "--seed",
-          "{seed}", "--out", "{run_dir}/result.json", "--noise", noise, "--work-ms", "5"};
+  return {"{bin_dir}/ratchet-toy",
+          "train",
+          "--params",
+          "{workspace}/params.json",
+          "--seed",
+          "{seed}",
+          "--out",
+          "{run_dir}/result.json",
+          "--noise",
+          noise,
+          "--work-ms",
+          "5"};
 }
 
 // `sh -c "<prefix> <then> toy train ..."`: the toy trainer after a shell step,

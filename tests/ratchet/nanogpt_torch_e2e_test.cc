@@ -29,18 +29,8 @@ std::vector<std::vector<std::string>> ReadTsv(const fs::path& path) {
 
 CommandOutput Ratchet(const std::vector<std::string>& args, const fs::path& dir,
                       const fs::path& cache) {
-  RunRequest request;
-  request.argv = RatchetArgs(args);
-  request.stdout_path = dir / "ratchet.out";
-  request.stderr_path = dir / "ratchet.err";
-  request.timeout_seconds = 600;
-  request.extra_env["XDG_CACHE_HOME"] = cache.string();  // its own data folder
-  PosixProcessRunner runner;
-  CommandOutput output;
-  output.result = runner.Run(request);
-  output.out = ReadLogTail(request.stdout_path, size_t{1} << 30);
-  output.err = ReadLogTail(request.stderr_path, size_t{1} << 30);
-  return output;
+  // Its own data folder.
+  return RunProgram(RatchetArgs(args), dir, 600, {{"XDG_CACHE_HOME", cache.string()}});
 }
 
 TEST(NanogptTorchE2e, InitThenRunGivesASandboxedRatchetWithResultsTsv) {
