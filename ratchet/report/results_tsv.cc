@@ -33,8 +33,13 @@ std::filesystem::path ResultsTsvPath(const std::filesystem::path& workspace,
 }
 
 void WriteResultsTsvFile(const Store& store, const RunRow& run, const std::filesystem::path& path) {
+  // Only the experiment rows: the whole RunData (measurements, prompts of
+  // agent runs, events) would be read again after every decision.
+  RunData data;
+  data.run = run;
+  data.experiments = store.ListExperiments(run.id);
   std::ostringstream text;
-  WriteResultsTsv(LoadRunData(store, run), text);
+  WriteResultsTsv(data, text);
   WriteFileAtomic(path, text.str());
 }
 
