@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "ratchet/cli/init.h"
 #include "ratchet/cli/propose_cli.h"
+#include "ratchet/store/hardware.h"
 #include "ratchet/store/store.h"
 // --- issue 6 (reports; owner r1): includes ---
 #include <chrono>
@@ -141,11 +142,22 @@ int main(int argc, char** argv) {
   run_command->add_option("--until", until, "Stop starting experiments at HH:MM (local time)");
   run_command->add_option("--budget", run.budget,
                           "Replace the spec's budget: seconds (time) or tokens (tokens)");
+  run_command->add_option("--parallel,-j", run.parallel,
+                          "Candidates in flight at once (default: the spec's parallel, 1)")
+      ->check(CLI::PositiveNumber);
+  run_command->add_option("--backend", run.backend,
+                          "Where measurements run: local (default) or slurm (docs/cluster.md)")
+      ->check(CLI::IsMember({"local", "slurm"}));
   run_command->add_flag("--warm-start", run.warm_start,
                         "Proposers also learn from earlier runs of this spec on this hardware");
   run_command->add_flag("--no-sandbox", run.no_sandbox,
                         "Run train and evaluate without the bubblewrap sandbox (a warning is "
                         "recorded)");
+
+  bool hardware_json = false;
+  CLI::App* hardware_command =
+      app.add_subcommand("hardware", "This machine's hardware and its fingerprint");
+  hardware_command->add_flag("--json", hardware_json, "As JSON (what a Slurm job reports)");
 
   ratchet::InitOptions init;
   CLI::App* init_command = app.add_subcommand(
@@ -199,6 +211,17 @@ int main(int argc, char** argv) {
       run.bin_dir = SelfDir();
       if (!until.empty()) run.until = ratchet::ParseUntil(until, ratchet::NowSeconds());
       return ratchet::CommandRun(run, std::cout);
+    }
+    if (*hardware_command) {
+      const ratchet::HardwareInfo hardware = ratchet::DetectHardware();
+      if (hardware_json) {
+        std::cout << hardware.ToJson().dump() << "\n";
+      } else {
+        std::cout << hardware.cpu_model << ", " << hardware.cores << " cores, "
+                  << (hardware.memory_bytes >> 20) << " MiB; " << hardware.os << "; "
+                  << hardware.compiler << "\nfingerprint " << hardware.Fingerprint() << "\n";
+      }
+      return 0;
     }
     if (*init_command) {
       ratchet::CommandInit(init, std::cout);

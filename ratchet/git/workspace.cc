@@ -538,6 +538,29 @@ std::string Workspace::CommitTree(const std::string& tree_id, const std::string&
   return git::OidHex(commit_id);
 }
 
+std::string Workspace::MergeOnto(const std::string& base_commit, const std::string& their_tree,
+                                 const std::string& our_commit) {
+  git::Commit base = LookupCommit(repo_.get(), dir_, base_commit, "merge");
+  git::Commit ours = LookupCommit(repo_.get(), dir_, our_commit, "merge");
+  git::Tree base_tree = ReadCommitTree(base.get(), dir_);
+  git::Tree our_tree = ReadCommitTree(ours.get(), dir_);
+  git_oid their_id = git::ParseOid(their_tree, dir_, "merge");
+  git_tree* raw_theirs = nullptr;
+  git::Check(git_tree_lookup(&raw_theirs, repo_.get(), &their_id), dir_,
+             "lookup tree " + their_tree);
+  git::Tree theirs(raw_theirs);
+  git_index* raw_index = nullptr;
+  git::Check(git_merge_trees(&raw_index, repo_.get(), base_tree.get(), our_tree.get(),
+                             theirs.get(), nullptr),
+             dir_, "merge " + their_tree + " onto " + our_commit);
+  git::Index index(raw_index);
+  if (git_index_has_conflicts(index.get())) return "";
+  git_oid merged;
+  git::Check(git_index_write_tree_to(&merged, index.get(), repo_.get()), dir_,
+             "write merged tree");
+  return git::OidHex(merged);
+}
+
 std::string Workspace::CommitCandidate(const fs::path& worktree, const std::string& base_commit,
                                        const std::string& message) {
   return CommitTree(WriteCandidateTree(worktree, base_commit), base_commit, message);

@@ -105,6 +105,11 @@ class Workspace {
   // ref. Returns the commit id.
   std::string CommitTree(const std::string& tree, const std::string& parent,
                          const std::string& message);
+  // Three-way merge: the change from `base_commit` to `their_tree` carried
+  // onto `our_commit` (a candidate built on a best that has moved on since).
+  // Returns the merged tree's id, or "" when the two changes conflict.
+  std::string MergeOnto(const std::string& base_commit, const std::string& their_tree,
+                        const std::string& our_commit);
   // WriteCandidateTree, then CommitTree on base_commit.
   std::string CommitCandidate(const std::filesystem::path& worktree,
                               const std::string& base_commit, const std::string& message);

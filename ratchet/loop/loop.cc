@@ -4,6 +4,8 @@
 
 #include <spdlog/fmt/fmt.h>
 
+#include <thread>
+
 #include "base/error.h"
 #include "base/fs.h"
 #include "ratchet/loop/loop_internal.h"
@@ -25,13 +27,13 @@ std::filesystem::path StorePath(const std::filesystem::path& workspace) {
 
 namespace internal {
 
-std::string Controller::StopReason(int64_t started) const {
+std::string Controller::StopReason(bool carry) const {
   if (interrupts_.load() >= 1) return "interrupted";
-  if (options_.max_experiments > 0 && started >= options_.max_experiments) {
+  if (!carry && options_.max_experiments > 0 && started_ >= options_.max_experiments) {
     return "reached --max-experiments " + std::to_string(options_.max_experiments);
   }
-  if (spec_.limits.max_experiments > 0 &&
-      static_cast<int64_t>(history_.size()) > spec_.limits.max_experiments) {
+  if (!carry && spec_.limits.max_experiments > 0 &&
+      static_cast<int64_t>(history_.size() + in_flight_.size()) > spec_.limits.max_experiments) {
     return "reached the spec's max_experiments";
   }
   double now = NowSeconds();
@@ -40,27 +42,26 @@ std::string Controller::StopReason(int64_t started) const {
   return "";
 }
 
-bool Controller::RunExperiment(int64_t seq) {
-  std::optional<ExperimentRow> best = store_->BestAccepted(run_.id);
-  if (!best || !best->commit) {
-    throw Error(store_->path().string() + ": run has no accepted baseline");
+std::vector<HistoryEntry> Controller::Pending() const {
+  std::vector<HistoryEntry> pending;
+  for (const auto& [seq, flight] : in_flight_) {
+    if (!flight.tree.empty()) pending.push_back(flight.entry);
   }
-  ExperimentRow experiment;
-  experiment.run_id = run_.id;
-  experiment.seq = seq;
-  experiment.parent_commit = *best->commit;
-  experiment.proposer = spec_.proposer.kind;
-  experiment.status = ExperimentStatus::kProposed;
-  experiment.phase = "propose";
-  experiment.started_at = NowSeconds();
-  experiment.id = store_->InsertExperiment(experiment);
-  progress_.Phase(seq, "propose", summary_.best_metric);
+  return pending;
+}
 
-  fs::path worktree = workspace_->ResetCandidate(tag_, kCandidateSlot, *best->commit);
-  ProposalContext context{spec_,    seq, ProposalSeed(spec_.proposer.seed, seq),
-                          worktree, nlohmann::json::parse(best->params_json, nullptr, false),
-                          history_, best->metric};
+bool Controller::Propose(ExperimentRow& experiment, const fs::path& worktree,
+                         const ExperimentRow& best, Lock& lock) {
+  // A slow proposer (an agent, an LLM) works on a snapshot of the history
+  // with the lock released, so the other workers record meanwhile.
+  const bool slow = parallel_ > 1 && !IsSearchProposerKind(spec_.proposer.kind);
+  std::vector<HistoryEntry> snapshot;
+  if (slow) snapshot = history_;
+  ProposalContext context{spec_,    experiment.seq, ProposalSeed(spec_.proposer.seed, experiment.seq),
+                          worktree, nlohmann::json::parse(best.params_json, nullptr, false),
+                          slow ? snapshot : history_, best.metric};
   context.prior = prior_;
+  context.pending = Pending();
   const SandboxPolicy agent_policy = AgentPolicy();
   if (sandboxed_) context.sandbox = &agent_policy;
   Proposal proposal;
@@ -73,41 +74,140 @@ bool Controller::RunExperiment(int64_t seq) {
     store_->SetExchange(experiment.id, prompt, reply);
   };
   try {
-    proposal = proposer_->Propose(context);
+    if (slow) lock.unlock();
+    try {
+      proposal = proposer_->Propose(context);
+    } catch (...) {
+      if (slow) lock.lock();
+      throw;
+    }
+    if (slow) lock.lock();
   } catch (const ProposalError& error) {
     keep_exchange(error.prompt(), error.reply());
     Finish(experiment, ExperimentStatus::kInvalid, std::string("proposer failed: ") + error.what());
-    return true;
+    return false;
   } catch (const Error& error) {
     Finish(experiment, ExperimentStatus::kInvalid, std::string("proposer failed: ") + error.what());
-    return true;
+    return false;
   }
   keep_exchange(proposal.prompt, proposal.reply);
   for (const std::string& note : proposal.notes) Event("info", note);
   experiment.description = proposal.description;
   experiment.params_json = proposal.params.is_null() ? "{}" : proposal.params.dump();
 
-  ChangeSet changes = workspace_->Changes(worktree, *best->commit);
+  ChangeSet changes = workspace_->Changes(worktree, *best.commit);
   if (changes.paths.empty()) {
     Finish(experiment, ExperimentStatus::kInvalid, "the proposal changed nothing");
-    return true;
+    return false;
   }
   if (auto violation = CheckChanges(changes, spec_.mutable_globs)) {
     Finish(experiment, ExperimentStatus::kInvalid, *violation);
-    return true;
+    return false;
   }
   // Only the tree is written now. The candidate's commit, with its outcome in
   // the trailers, and its ref are made once, by Finish (each git object or
   // ref costs a file); the store holds tree and parent until then, so
   // Reconcile can finish an experiment a kill interrupted.
-  experiment.tree = workspace_->WriteCandidateTree(worktree, *best->commit);
+  experiment.tree = workspace_->WriteCandidateTree(worktree, *best.commit);
   experiment.diff_stat = changes.stat;
+  return true;
+}
+
+bool Controller::Requeue(ExperimentRow& experiment, const QueuedCandidate& queued, int64_t slot,
+                         const ExperimentRow& best, fs::path& worktree) {
+  experiment.description = queued.description;
+  experiment.params_json = queued.params_json;
+  std::string tree = queued.tree;
+  if (queued.parent != *best.commit) {
+    tree = workspace_->MergeOnto(queued.parent, queued.tree, *best.commit);
+    if (tree.empty()) {
+      Finish(experiment, ExperimentStatus::kInvalid,
+             "its change conflicts with the best's (experiment " + std::to_string(best.seq) +
+                 "): dropped");
+      return false;
+    }
+  }
+  // The worktree gets the files through a commit of the tree; Finish makes
+  // the candidate's own commit, with its outcome, as for any other.
+  const std::string checkout = workspace_->CommitTree(tree, *best.commit, queued.description);
+  worktree = workspace_->ResetCandidate(tag_, slot, checkout);
+  if (!spec_.proposer.config.empty() && IsSearchProposerKind(spec_.proposer.kind)) {
+    experiment.params_json =
+        nlohmann::json::parse(workspace_->ReadFileAt(checkout, spec_.proposer.config), nullptr, false)
+            .dump();
+  }
+  experiment.tree = tree;
+  experiment.diff_stat = workspace_->DiffStat(*best.commit, checkout);
+  return true;
+}
+
+std::string Controller::Carry(const ExperimentRow& winner, const ExperimentRow& best) {
+  const std::string best_name = "experiment " + std::to_string(best.seq);
+  if (!winner.metric || !best.metric || !spec_.metric.Better(*winner.metric, *best.metric)) {
+    return "the best is now " + best_name + ", and it is not better than that";
+  }
+  const std::string tree = workspace_->MergeOnto(winner.parent_commit, *winner.tree, *best.commit);
+  const std::string stale = "its parent is no longer the best (" + best_name + " is)";
+  if (tree.empty()) return stale + " and its change conflicts with " + best_name + "'s: dropped";
+  if (tree == workspace_->TreeOf(*best.commit)) {
+    return stale + " and " + best_name + " already holds its change: dropped";
+  }
+  queue_.push_back({*best.commit, tree,
+                    winner.description + " (carried from " + std::to_string(winner.seq) +
+                        " onto " + std::to_string(best.seq) + ")",
+                    winner.params_json});
+  return stale + ": its change, merged onto " + best_name + ", is measured again as a new experiment";
+}
+
+bool Controller::RunExperiment(int64_t slot, std::optional<QueuedCandidate> queued, Lock& lock) {
+  std::optional<ExperimentRow> best = store_->BestAccepted(run_.id);
+  if (!best || !best->commit) {
+    throw Error(store_->path().string() + ": run has no accepted baseline");
+  }
+  ExperimentRow experiment;
+  experiment.run_id = run_.id;
+  experiment.seq = store_->NextSeq(run_.id);
+  experiment.parent_commit = *best->commit;
+  experiment.proposer = spec_.proposer.kind;
+  experiment.status = ExperimentStatus::kProposed;
+  experiment.phase = "propose";
+  experiment.started_at = NowSeconds();
+  experiment.id = store_->InsertExperiment(experiment);
+  const int64_t seq = experiment.seq;
+  in_flight_[seq] = {};
+  struct Landed {  // leaves in_flight_ however the experiment ends (the lock is held then)
+    std::map<int64_t, InFlight>& flights;
+    int64_t seq;
+    ~Landed() { flights.erase(seq); }
+  } landed{in_flight_, seq};
+  progress_.Phase(seq, "propose", summary_.best_metric);
+
+  fs::path worktree;
+  if (queued) {
+    if (!Requeue(experiment, *queued, slot, *best, worktree)) return true;
+  } else {
+    worktree = workspace_->ResetCandidate(tag_, slot, *best->commit);
+    if (!Propose(experiment, worktree, *best, lock)) return true;
+  }
   store_->UpdateExperiment(experiment);
   if (auto same = store_->FindEvaluatedTree(run_.id, *experiment.tree)) {
     Finish(experiment, ExperimentStatus::kDuplicate,
            "same files as experiment " + std::to_string(*same));
     return false;
   }
+  for (const auto& [other, flight] : in_flight_) {
+    if (other != seq && flight.tree == *experiment.tree) {
+      Finish(experiment, ExperimentStatus::kDuplicate,
+             "same files as experiment " + std::to_string(other) + " (being measured)");
+      return false;
+    }
+  }
+  InFlight& flight = in_flight_[seq];
+  flight.tree = *experiment.tree;
+  flight.entry.seq = seq;
+  flight.entry.status = "pending";
+  flight.entry.params = nlohmann::json::parse(experiment.params_json, nullptr, false);
+  flight.entry.description = experiment.description;
 
   AcceptanceRule rule = RuleOf(spec_);
   std::vector<double> best_samples = UnbiasedSamples(best->id);
@@ -121,11 +221,18 @@ bool Controller::RunExperiment(int64_t seq) {
     experiment.log_tail = ReadLogTail(m.log_dir / "train.err", kLogTailBytes);
     Finish(experiment, status, m.reason);
   };
-  Measurement first = Measure(experiment, worktree, MeasurementRole::kCandidate, "measure");
+  // Numbers from two kinds of hardware are not one comparison.
+  auto mixes_hardware = [&](const Measurement& m) {
+    std::string why = HardwareMismatch(best->id, m.row);
+    if (!why.empty()) Finish(experiment, ExperimentStatus::kInvalid, why);
+    return !why.empty();
+  };
+  Measurement first = Measure(experiment, worktree, MeasurementRole::kCandidate, "measure", lock);
   if (first.row.status != MeasurementStatus::kOk) {
     measurement_failed(first);
     return true;
   }
+  if (mixes_hardware(first)) return true;
   std::vector<double> all = {*first.row.metric};
   experiment.train_seconds = first.row.train_seconds;
   experiment.tokens = first.row.tokens;
@@ -141,12 +248,13 @@ bool Controller::RunExperiment(int64_t seq) {
     int planned = (static_cast<int>(fresh.size()) / repeats + 1) * repeats;
     std::string phase =
         "confirm " + std::to_string(fresh.size() + 1) + "/" + std::to_string(planned);
-    Measurement again = Measure(experiment, worktree, MeasurementRole::kConfirm, phase);
+    Measurement again = Measure(experiment, worktree, MeasurementRole::kConfirm, phase, lock);
     if (again.row.status != MeasurementStatus::kOk) {
       again.reason = "on re-measurement: " + again.reason;
       measurement_failed(again);
       return true;
     }
+    if (mixes_hardware(again)) return true;
     fresh.push_back(*again.row.metric);
     all.push_back(*again.row.metric);
     verdict = DecideFresh(rule, best_samples, gate, fresh, PooledNoise(noise_groups_, fresh),
@@ -159,6 +267,16 @@ bool Controller::RunExperiment(int64_t seq) {
   experiment.n_measurements = static_cast<int64_t>(all.size());
   experiment.decision_json = verdict.numbers.dump();
   bool accepted = verdict.kind == Verdict::Kind::kAccept;
+  if (accepted) {
+    // Another worker may have moved the best while this one measured: a win
+    // over an old best says nothing about the change on top of the new one.
+    std::optional<ExperimentRow> now_best = store_->BestAccepted(run_.id);
+    if (now_best && now_best->commit && *now_best->commit != experiment.parent_commit) {
+      Finish(experiment, ExperimentStatus::kRejected,
+             verdict.reason + "; but " + Carry(experiment, *now_best));
+      return true;
+    }
+  }
   Finish(experiment, accepted ? ExperimentStatus::kAccepted : ExperimentStatus::kRejected,
          verdict.reason);
   return true;
@@ -232,13 +350,52 @@ void Controller::Finish(ExperimentRow& experiment, ExperimentStatus status,
                              reason.empty() ? "" : "  (" + reason + ")"));
 }
 
+void Controller::Worker(int64_t slot) {
+  Lock lock(mu_);
+  try {
+    while (!stopping_) {
+      std::optional<QueuedCandidate> queued;
+      std::string stop = StopReason(!queue_.empty());
+      if (!stop.empty()) {
+        if (summary_.stop_reason.empty()) summary_.stop_reason = stop;
+        break;
+      }
+      if (!queue_.empty()) {
+        queued = queue_.front();
+        queue_.pop_front();
+      }
+      ++started_;
+      const bool counted = RunExperiment(slot, std::move(queued), lock);
+      AfterDecision();
+      if (counted) {
+        ++summary_.experiments;
+        duplicates_in_a_row_ = 0;
+      } else {
+        --started_;  // duplicates cost nothing
+        if (++duplicates_in_a_row_ >= kMaxDuplicatesInARow) {
+          // Duplicates cost no budget, so a proposer that only repeats itself
+          // would otherwise spin forever.
+          summary_.stop_reason = "the proposer repeated evaluated candidates " +
+                                 std::to_string(duplicates_in_a_row_) + " times in a row";
+          stopping_ = true;
+        }
+      }
+    }
+  } catch (...) {
+    // The other workers see Interrupted() and stop their children.
+    if (!failure_) failure_ = std::current_exception();
+    stopping_ = true;
+  }
+}
+
 RunSummary Controller::Run() {
+  Lock lock(mu_);
   OpenEverything();
   PrepareData();
   OpenOrCreateRun();
   summary_.tag = tag_;
   Reconcile();
-  Calibrate();
+  Calibrate(lock);
   AfterDecision();
   LoadHistory();
   if (options_.warm_start) {
@@ -252,32 +409,24 @@ RunSummary Controller::Run() {
   }
   summary_.baseline_metric = run_.baseline_metric;
 
-  int64_t started = 0;
-  int duplicates_in_a_row = 0;
-  while (true) {
-    summary_.stop_reason = StopReason(started);
-    if (!summary_.stop_reason.empty()) break;
-    const bool counted = RunExperiment(store_->NextSeq(run_.id));
-    AfterDecision();
-    if (counted) {
-      ++started;
-      ++summary_.experiments;
-      duplicates_in_a_row = 0;
-    } else if (++duplicates_in_a_row >= kMaxDuplicatesInARow) {
-      // Duplicates cost no budget, so a proposer that only repeats itself
-      // would otherwise spin forever.
-      summary_.stop_reason = "the proposer repeated evaluated candidates " +
-                             std::to_string(duplicates_in_a_row) + " times in a row";
-      break;
-    }
+  lock.unlock();
+  if (parallel_ == 1) {
+    Worker(0);
+  } else {
+    // PosixProcessRunner's children die with the thread that started them
+    // (PDEATHSIG), so every worker outlives its children: each is joined.
+    std::vector<std::thread> workers;
+    for (int64_t slot = 0; slot < parallel_; ++slot) workers.emplace_back([this, slot] { Worker(slot); });
+    for (std::thread& worker : workers) worker.join();
   }
-  workspace_->RemoveCandidate(tag_, kCandidateSlot);
+  lock.lock();
+  if (failure_) std::rethrow_exception(failure_);
+  for (int64_t slot = 0; slot < parallel_; ++slot) workspace_->RemoveCandidate(tag_, slot);
   store_->SetRunState(run_.id, RunState::kStopped);
   store_->AddEvent(run_.id, "info", "stopped: " + summary_.stop_reason);
   progress_.Finish();
   return summary_;
 }
-
 
 }  // namespace internal
 

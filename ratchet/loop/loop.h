@@ -1,6 +1,10 @@
 // The ratchet loop: propose → apply → commit → train → evaluate → decide →
-// record, one experiment at a time, only ever moving the branch
-// ratchet/<tag> forward to a measured improvement.
+// record, only ever moving the branch ratchet/<tag> forward to a measured
+// improvement. With `parallel` K > 1, K workers each run experiments on
+// their own worktree slot; they share one lock over the store, git and the
+// proposer, released only while a child runs. A candidate that wins after
+// its parent stopped being the best is not accepted: its change is merged
+// onto the new best and measured again as a new experiment.
 //
 // Every state change is written to the store before the action it announces,
 // so a controller killed at any instant resumes with `ratchet run` on the
@@ -39,6 +43,10 @@ struct RunOptions {
   // Children run without the spec's sandbox (recorded as a warning in the
   // run's event log).
   bool no_sandbox = false;
+  // Candidates in flight at once; 0: the spec's `parallel` (default 1).
+  int parallel = 0;
+  // "local" or "slurm"; "": the spec's backend.kind (default local).
+  std::string backend;
   // Called after the baseline's calibration and after every later experiment
   // with the store and the run (the CLI rewrites results.tsv there); none if empty.
   std::function<void(const Store&, const RunRow&)> after_decision;

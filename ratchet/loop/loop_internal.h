@@ -4,8 +4,12 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
+#include <exception>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +22,7 @@
 #include "ratchet/runner/process_limit.h"
 #include "ratchet/propose/proposer.h"
 #include "ratchet/runner/sandbox.h"
+#include "ratchet/runner/slurm_job.h"
 #include "ratchet/spec/spec.h"
 #include "ratchet/store/store.h"
 #include "ratchet/git/workspace.h"
@@ -32,9 +37,8 @@ namespace fs = std::filesystem;
 constexpr size_t kLogTailBytes = 8192;
 constexpr size_t kOutputScanBytes = 65536;
 constexpr int kMaxDuplicatesInARow = 50;
-// Candidates are built one at a time in this worktree slot, reset to the best
-// commit before each proposal.
-constexpr int64_t kCandidateSlot = 0;
+// Worker k builds its candidates in worktree slot k, reset to the best commit
+// before each proposal.
 constexpr uintmax_t kKeptArtifactBytes = 1 << 20;
 
 uint64_t SplitMix64(uint64_t x);
@@ -51,6 +55,19 @@ AcceptanceRule RuleOf(const Spec& spec);
 double StandardDeviation(const std::vector<double>& values);
 void PruneArtifacts(const fs::path& measurement_dir);
 
+
+// The lock a worker holds while it works on shared state (Controller::mu_).
+using Lock = std::unique_lock<std::mutex>;
+
+// A candidate waiting for the next free worker, ahead of new proposals: a
+// winner's change carried onto a best that moved on while it was measured,
+// or an experiment a dead controller left unfinished, run again.
+struct QueuedCandidate {
+  std::string parent;  // the commit `tree` was built on
+  std::string tree;
+  std::string description;
+  std::string params_json;
+};
 
 // One seeded train + evaluate.
 struct Measurement {
@@ -73,12 +90,37 @@ class Controller {
   void OpenOrCreateRun();
   void Reconcile();
   void LoadHistory();
-  void Calibrate();
-  std::string StopReason(int64_t started) const;
-  // Runs experiment `seq`; returns false if it was a duplicate (costs nothing).
-  bool RunExperiment(int64_t seq);
+  void Calibrate(Lock& lock);
+  // Why no further experiment may start ("" if one may); a queued carry
+  // ignores the experiment counts (its decision is already under way).
+  std::string StopReason(bool carry) const;
+  // One worker: experiments on worktree slot `slot` until a stop condition.
+  void Worker(int64_t slot);
+  // Runs one experiment: `queued` or a new proposal; returns false if it was
+  // a duplicate (costs nothing).
+  bool RunExperiment(int64_t slot, std::optional<QueuedCandidate> queued, Lock& lock);
+  // Sets the proposal of a new experiment into the worktree; false when the
+  // experiment ended there (recorded).
+  bool Propose(ExperimentRow& experiment, const fs::path& worktree, const ExperimentRow& best,
+               Lock& lock);
+  // Checks out `queued` carried onto the best; false when it conflicts (recorded).
+  bool Requeue(ExperimentRow& experiment, const QueuedCandidate& queued, int64_t slot,
+               const ExperimentRow& best, fs::path& worktree);
+  // A winner whose parent is no longer the best: its change merged onto the
+  // best and queued, or dropped. Returns the reason's second half.
+  std::string Carry(const ExperimentRow& winner, const ExperimentRow& best);
   Measurement Measure(ExperimentRow& experiment, const fs::path& worktree, MeasurementRole role,
-                      const std::string& phase);
+                      const std::string& phase, Lock& lock);
+  // The fingerprint of a node's hardware (HardwareInfo JSON from the
+  // runner), recorded in the store's hardware table.
+  std::string NodeFingerprint(const std::string& hardware_json);
+  // Why `m` cannot be compared with the measurements of experiment `best_id`
+  // (another hardware fingerprint), or "".
+  std::string HardwareMismatch(int64_t best_id, const MeasurementRow& m);
+  // runner_.Run (or the Slurm runner's) with the lock released.
+  RunResult RunChild(const RunRequest& request, Lock& lock);
+  // The configs being measured now, for proposers (ProposalContext::pending).
+  std::vector<HistoryEntry> Pending() const;
   void Finish(ExperimentRow& experiment, ExperimentStatus status, const std::string& reason);
   std::vector<double> UnbiasedSamples(int64_t experiment_id);
   void PruneArtifacts(int64_t seq);
@@ -88,7 +130,8 @@ class Controller {
   }
   fs::path RunsDir() const { return RatchetDir(workspace_->dir()) / "runs" / tag_; }
   void Event(const std::string& level, const std::string& message);
-  bool Interrupted() const { return interrupts_.load() >= 2; }
+  // Ctrl-C twice, or another worker hit an infrastructure failure.
+  bool Interrupted() const { return interrupts_.load() >= 2 || failure_ != nullptr; }
   // Puts the child in a pids cgroup of limits.processes (process_limit.h),
   // held by `limit` for the run; warns once where there is none.
   void BoundProcesses(RunRequest& request, std::optional<ProcessLimit>& limit);
@@ -121,6 +164,25 @@ class Controller {
   double run_started_at_ = NowSeconds();
   bool sandboxed_ = false;
   bool warned_unbounded_ = false;
+  std::string host_;      // this machine's name, for measurements run here
+  std::string hardware_;  // its fingerprint
+
+  // Parallel runs. mu_ guards every member, the store, git, the proposer and
+  // the progress line; a worker releases it only while a child runs.
+  int parallel_ = 1;
+  SlurmOptions slurm_options_;
+  std::unique_ptr<ProcessRunner> slurm_runner_;  // --backend slurm: runs train and evaluate
+  std::mutex mu_;
+  std::deque<QueuedCandidate> queue_;
+  struct InFlight {
+    std::string tree;  // "" until proposed
+    HistoryEntry entry;
+  };
+  std::map<int64_t, InFlight> in_flight_;  // by seq
+  int64_t started_ = 0;                    // experiments started by this invocation
+  int duplicates_in_a_row_ = 0;
+  bool stopping_ = false;  // a worker said stop (failure, endless duplicates)
+  std::exception_ptr failure_;
 };
 
 }  // namespace ratchet::internal

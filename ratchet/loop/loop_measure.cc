@@ -8,6 +8,7 @@
 #include "ratchet/loop/loop_internal.h"
 #include "ratchet/loop/metric_reader.h"
 #include "ratchet/runner/runner.h"
+#include "ratchet/store/hardware.h"
 
 namespace ratchet::internal {
 
@@ -23,8 +24,48 @@ std::vector<double> Controller::UnbiasedSamples(int64_t experiment_id) {
   return unbiased.empty() ? all : unbiased;
 }
 
+std::string Controller::NodeFingerprint(const std::string& hardware_json) {
+  nlohmann::json json = nlohmann::json::parse(hardware_json, nullptr, false);
+  try {
+    HardwareInfo node = HardwareInfo::FromJson(json);
+    store_->UpsertHardware(node);
+    return node.Fingerprint();
+  } catch (const Error& error) {
+    Event("warning", std::string("a node's hardware probe said nothing usable: ") + error.what());
+    return "";
+  }
+}
+
+std::string Controller::HardwareMismatch(int64_t best_id, const MeasurementRow& m) {
+  if (!m.hardware || m.hardware->empty()) return "";
+  for (const MeasurementRow& other : store_->ListMeasurements(best_id)) {
+    if (other.status != MeasurementStatus::kOk || !other.hardware || other.hardware->empty()) continue;
+    if (*other.hardware != *m.hardware) {
+      return "measured on hardware " + *m.hardware + " (" + m.host.value_or("?") +
+             "), the best on " + *other.hardware + " (" + other.host.value_or("?") +
+             "): not comparable (keep a run on one kind of node, e.g. backend.slurm.extra_args "
+             "[\"--constraint=...\"])";
+    }
+  }
+  return "";
+}
+
+RunResult Controller::RunChild(const RunRequest& request, Lock& lock) {
+  ProcessRunner& runner = slurm_runner_ ? *slurm_runner_ : runner_;
+  lock.unlock();
+  RunResult result;
+  try {
+    result = runner.Run(request);
+  } catch (...) {
+    lock.lock();
+    throw;
+  }
+  lock.lock();
+  return result;
+}
+
 Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& worktree,
-                                MeasurementRole role, const std::string& phase) {
+                                MeasurementRole role, const std::string& phase, Lock& lock) {
   int64_t index = static_cast<int64_t>(store_->ListMeasurements(experiment.id).size());
   Measurement m;
   m.row.experiment_id = experiment.id;
@@ -41,11 +82,25 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   vars["run_dir"] = m.log_dir.string();
   vars["seed"] = std::to_string(m.row.seed);
 
+  m.row.started_at = NowSeconds();
+  m.row.host = host_;
+  m.row.hardware = hardware_;
+  // The runner calls these while the lock is released.
   auto record_pgid = [&](pid_t pgid) {
+    std::lock_guard<std::mutex> guard(mu_);
     experiment.pgid = pgid;
     store_->UpdateExperiment(experiment);
   };
+  std::vector<std::string> jobs;  // of this measurement, train's then evaluate's
+  auto record_job = [&](const std::string& job_id, const std::string& node) {
+    std::lock_guard<std::mutex> guard(mu_);
+    if (jobs.empty() || jobs.back() != job_id) jobs.push_back(job_id);
+    experiment.job_id = job_id;
+    if (!node.empty()) m.row.host = node;
+    store_->UpdateExperiment(experiment);
+  };
   auto should_abort = [&] {
+    std::lock_guard<std::mutex> guard(mu_);
     progress_.Tick();
     return Interrupted();
   };
@@ -60,8 +115,20 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
     request.memory_limit_bytes = spec_.limits.memory_mb << 20;
     request.log_cap_bytes = spec_.limits.log_bytes;
     request.on_start = record_pgid;
+    request.on_job = record_job;
     request.should_abort = should_abort;
     return request;
+  };
+  // Where it ran, as the runner saw it: a Slurm node reports its hardware.
+  auto note_placement = [&](const RunResult& result) {
+    if (!result.node.empty()) m.row.host = result.node;
+    if (!result.hardware_json.empty()) m.row.hardware = NodeFingerprint(result.hardware_json);
+    if (!jobs.empty()) {
+      std::string ids;
+      for (const std::string& job : jobs) ids += (ids.empty() ? "" : " ") + job;
+      m.row.job_id = ids;
+    }
+    experiment.job_id.reset();
   };
   auto fail = [&](MeasurementStatus status, const std::string& reason) {
     // A failed measurement's output is useless, and may be what filled the
@@ -69,6 +136,7 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
     internal::PruneArtifacts(m.log_dir);
     m.row.status = status;
     m.reason = reason;
+    m.row.ended_at = NowSeconds();
     experiment.pgid.reset();
     store_->AddMeasurement(m.row);
     return m;
@@ -97,7 +165,8 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   Contain(train, TrainPolicy(worktree, m.log_dir));
   std::optional<ProcessLimit> train_pids;
   BoundProcesses(train, train_pids);
-  RunResult trained = runner_.Run(train);
+  RunResult trained = RunChild(train, lock);
+  note_placement(trained);
   m.row.train_seconds = trained.wall_seconds;
   m.row.peak_rss_kb = trained.peak_rss_kb;
   m.row.exit_code = trained.exit_code >= 0 ? std::optional<int>(trained.exit_code) : std::nullopt;
@@ -135,7 +204,8 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   Contain(evaluate, EvaluatePolicy(worktree, m.log_dir));
   std::optional<ProcessLimit> eval_pids;
   BoundProcesses(evaluate, eval_pids);
-  RunResult evaluated = runner_.Run(evaluate);
+  RunResult evaluated = RunChild(evaluate, lock);
+  note_placement(evaluated);
   m.row.eval_seconds = evaluated.wall_seconds;
   if (evaluated.outcome == Outcome::kAborted) {
     return fail(MeasurementStatus::kInterrupted, "interrupted");
@@ -159,12 +229,13 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   }
   m.row.metric = *reading.value;
   m.row.status = MeasurementStatus::kOk;
+  m.row.ended_at = NowSeconds();
   experiment.pgid.reset();
   m.row.id = store_->AddMeasurement(m.row);
   return m;
 }
 
-void Controller::Calibrate() {
+void Controller::Calibrate(Lock& lock) {
   std::optional<ExperimentRow> baseline = store_->GetExperiment(run_.id, 0);
   if (baseline && baseline->status == ExperimentStatus::kAccepted) return;
   if (!baseline) {
@@ -184,12 +255,12 @@ void Controller::Calibrate() {
     workspace_->SetCandidateRef(tag_, 0, run_.baseline_commit);
   }
   int needed = std::max(1, spec_.acceptance.calibration);
-  fs::path worktree = workspace_->ResetCandidate(tag_, kCandidateSlot, run_.baseline_commit);
+  fs::path worktree = workspace_->ResetCandidate(tag_, 0, run_.baseline_commit);
   std::vector<double> samples = UnbiasedSamples(baseline->id);
   while (static_cast<int>(samples.size()) < needed) {
     std::string phase =
         "calibrate " + std::to_string(samples.size() + 1) + "/" + std::to_string(needed);
-    Measurement m = Measure(*baseline, worktree, MeasurementRole::kCalibration, phase);
+    Measurement m = Measure(*baseline, worktree, MeasurementRole::kCalibration, phase, lock);
     if (m.row.status == MeasurementStatus::kInterrupted) {
       throw Error("interrupted during calibration of the baseline");
     }
@@ -199,6 +270,9 @@ void Controller::Calibrate() {
       store_->UpdateExperiment(*baseline);
       throw Error("the baseline of " + spec_.path.string() + " fails: " + m.reason + " (logs in " +
                   m.log_dir.string() + ")");
+    }
+    if (std::string why = HardwareMismatch(baseline->id, m.row); !why.empty()) {
+      throw Error("the baseline's calibration of " + spec_.path.string() + " was " + why);
     }
     samples.push_back(*m.row.metric);
   }

@@ -5,8 +5,11 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "base/error.h"
+#include <unistd.h>
+
 #include "ratchet/store/hardware.h"
 #include "ratchet/runner/runner.h"
+#include "ratchet/runner/slurm_runner.h"
 
 namespace ratchet::internal {
 
@@ -31,13 +34,33 @@ void Controller::OpenEverything() {
   workspace_->ClearStaleLocks();
   store_.emplace(Store::Open(StorePath(workspace_->dir())));
 
+  parallel_ = options_.parallel > 0 ? options_.parallel : spec_.parallel;
+  const BackendSpec::Kind backend = options_.backend.empty()
+                                        ? spec_.backend.kind
+                                        : ParseBackendKind(options_.backend, "--backend");
+  // Local children share the machine's threads; a Slurm job gets its own.
+  int threads = spec_.limits.threads;
+  if (backend == BackendSpec::Kind::kLocal) threads = std::max(1, threads / parallel_);
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) host_ = host;
+  slurm_options_.partition = spec_.backend.slurm_partition;
+  slurm_options_.extra_args = spec_.backend.slurm_extra_args;
+  slurm_options_.cpus_per_task = threads;
+  slurm_options_.job_name = "ratchet-" + tag_;
+  slurm_options_.hardware_probe = {(options_.bin_dir / "ratchet").string(), "hardware", "--json"};
+  if (backend == BackendSpec::Kind::kSlurm) {
+    slurm_runner_ = std::make_unique<SlurmRunner>(slurm_options_);
+  } else {
+    hardware_ = DetectHardware().Fingerprint();  // a node reports its own
+  }
+
   fs::path cache = CacheDir();
   fs::create_directories(cache);
   base_vars_ = {
       {"spec_dir", spec_.dir.string()},
       {"bin_dir", options_.bin_dir.string()},
       {"cache_dir", cache.string()},
-      {"threads", std::to_string(spec_.limits.threads)},
+      {"threads", std::to_string(threads)},
       {"budget", FormatNumber(spec_.budget.Amount())},
       {"budget_kind", spec_.budget.KindName()},
   };
@@ -162,13 +185,22 @@ void Controller::OpenOrCreateRun() {
 void Controller::Reconcile() {
   for (ExperimentRow experiment : store_->UnfinishedExperiments(run_.id)) {
     if (experiment.pgid) KillProcessGroup(static_cast<pid_t>(*experiment.pgid));
+    // A job still queued or running would be counted twice: cancel it.
+    if (experiment.job_id) CancelLeftoverJob(slurm_options_, *experiment.job_id);
     experiment.pgid.reset();
+    experiment.job_id.reset();
     if (experiment.seq == 0) {  // the baseline's calibration simply continues
       store_->UpdateExperiment(experiment);
       continue;
     }
     Finish(experiment, ExperimentStatus::kInterrupted,
            "controller stopped during " + (experiment.phase.empty() ? "proposal" : experiment.phase));
+    // Its candidate was never judged: measured again first, as a new experiment.
+    if (experiment.tree) {
+      queue_.push_back({experiment.parent_commit, *experiment.tree,
+                        experiment.description + " (re-run of " + std::to_string(experiment.seq) + ")",
+                        experiment.params_json});
+    }
   }
   fs::path worktrees = RatchetDir(workspace_->dir()) / "worktrees";
   if (fs::exists(worktrees)) {

@@ -156,6 +156,11 @@ std::string RenderPrompt(const ProposalContext& ctx, const PromptOptions& option
 
   out << "## Recent experiments\n\n"
       << HistoryTable(ctx.history, options.history_rows, spec.metric.name) << "\n";
+  if (!ctx.pending.empty()) {
+    out << "## Being measured now (by other workers; results not in yet)\n\n";
+    for (const HistoryEntry& e : ctx.pending) out << "- " << e.seq << ": " << e.description << "\n";
+    out << "\nPropose something different from these.\n\n";
+  }
   out << "Do not repeat a change that was already tried; build on what was accepted.\n\n";
 
   out << "## How to answer\n\n";

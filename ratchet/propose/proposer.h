@@ -49,6 +49,11 @@ struct ProposalContext {
   // measurements (tpe, additive, evolution) use them as extra evidence. Empty
   // otherwise.
   std::vector<HistoryEntry> prior;
+  // Candidates being measured now by other workers (`--parallel`), status
+  // "pending", no metric. Search proposers never propose one of them again;
+  // tpe counts them as bad results (a constant liar) so its next draws go
+  // elsewhere; agents see them in the prompt.
+  std::vector<HistoryEntry> pending;
   // When set, an agent command runs under bubblewrap with this policy (the
   // loop hides the workspace's store and the data; the proposer adds its
   // worktree, writable, and its prompt, read-only). Null: uncontained.

@@ -235,6 +235,17 @@ class TpeProposer : public SearchProposer {
   nlohmann::json Mutate(const ProposalContext& ctx, const nlohmann::json& current,
                         std::mt19937_64& rng) override {
     std::vector<Observation> all = Observations(ctx, /*include_prior=*/true, current);
+    // Constant liar: a config being measured counts as a bad one (with the
+    // failed, in the upper group) until its result is in, so workers that
+    // propose at once spread out instead of all drawing the same best guess.
+    for (const HistoryEntry& e : ctx.pending) {
+      if (!e.params.is_object()) continue;
+      Observation lie;
+      lie.seq = e.seq;
+      lie.params = e.params;
+      lie.failed = true;
+      all.push_back(std::move(lie));
+    }
     std::vector<const Observation*> done;
     std::vector<const Observation*> failed;
     for (const Observation& o : all) (o.failed ? failed : done).push_back(&o);

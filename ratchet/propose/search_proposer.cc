@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "base/fs.h"
+#include "ratchet/propose/search_moves.h"
 
 namespace ratchet {
 
@@ -91,9 +92,17 @@ Proposal SearchProposer::Propose(const ProposalContext& ctx) {
   std::mt19937_64 rng(ctx.seed);
   nlohmann::json next;
   std::string description;
+  // A config another worker is measuring now would only be a duplicate.
+  auto pending = [&](const nlohmann::json& config) {
+    for (const HistoryEntry& e : ctx.pending) {
+      if (e.params.is_object() && SameSearchPoint(space_, e.params, config)) return true;
+    }
+    return false;
+  };
   for (int attempt = 0; attempt < kMaxTries && description.empty(); ++attempt) {
     next = Mutate(ctx, current, rng);
     description = DescribeChanges(space_, current, next);
+    if (pending(next)) description.clear();
   }
   if (description.empty()) {
     throw ProposalError("proposer " + kind_ + ": no change found in " + std::to_string(kMaxTries) +

@@ -82,6 +82,9 @@ struct RunResult {
   // Under a scheduler (SlurmRunner): the job's id and the node it ran on;
   // "" for a local child.
   std::string job_id, node;
+  // Under a scheduler with a hardware probe: what the node said of itself
+  // (HardwareInfo JSON); "" otherwise.
+  std::string hardware_json;
 
   // Exited with status 0.
   bool Succeeded() const;

@@ -19,7 +19,9 @@ std::string ShellQuote(std::string_view word) {
   return quoted + "'";
 }
 
-std::string SlurmJobScript(const RunRequest& request, const std::filesystem::path& marker) {
+std::string SlurmJobScript(const RunRequest& request, const std::filesystem::path& marker,
+                           const std::vector<std::string>& probe,
+                           const std::filesystem::path& hardware_file) {
   std::string script =
       "#!/bin/bash\n"
       "# Written by ratchet (SlurmRunner): one run as one Slurm job.\n"
@@ -29,6 +31,12 @@ std::string SlurmJobScript(const RunRequest& request, const std::filesystem::pat
   if (!request.cwd.empty()) {
     script += "cd " + ShellQuote(request.cwd.string()) +
               " || { printf 'chdir-failed\\n' >> \"$marker\"; exit 126; }\n";
+  }
+  if (!probe.empty() && !hardware_file.empty()) {
+    std::string command;
+    for (const std::string& arg : probe) command += (command.empty() ? "" : " ") + ShellQuote(arg);
+    const std::string file = ShellQuote(hardware_file.string());
+    script += command + " > " + file + " 2>/dev/null || rm -f " + file + "\n";
   }
   if (request.memory_limit_bytes > 0) {
     script += "ulimit -v " + std::to_string((request.memory_limit_bytes + 1023) / 1024) + "\n";

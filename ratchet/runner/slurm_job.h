@@ -38,6 +38,10 @@ struct SlurmOptions {
   // should the controller lose track of the job. No timeout: no --time.
   double time_margin_seconds = 60;
   std::string job_name = "ratchet";  // --job-name.
+  // Run on the node before the program, its stdout kept as the job's
+  // hardware file (RunResult::hardware_json): `ratchet hardware`, so each
+  // measurement knows the hardware it ran on. Empty: none.
+  std::vector<std::string> hardware_probe;
   // The programs (PATH lookup), replaceable for a site's wrappers.
   std::string sbatch = "sbatch", scontrol = "scontrol", scancel = "scancel";
 };
@@ -46,13 +50,17 @@ struct SlurmOptions {
 struct SlurmJobFiles {
   std::filesystem::path script;  // The batch script sbatch reads.
   std::filesystem::path marker;  // Written by the job on the node: "<node>\n".
+  std::filesystem::path hardware;  // The hardware probe's output, when there is a probe.
 };
 
 // word, quoted for bash: 'it'\''s'.
 std::string ShellQuote(std::string_view word);
 
-// The batch script for `request`. REQUIRES: !request.argv.empty().
-std::string SlurmJobScript(const RunRequest& request, const std::filesystem::path& marker);
+// The batch script for `request`, with `probe` run first into
+// `hardware_file` when given. REQUIRES: !request.argv.empty().
+std::string SlurmJobScript(const RunRequest& request, const std::filesystem::path& marker,
+                           const std::vector<std::string>& probe = {},
+                           const std::filesystem::path& hardware_file = {});
 
 // The sbatch command line that submits `script` for `request` (--parsable, so
 // sbatch prints the job id and returns).

@@ -150,6 +150,17 @@ void ReadOutcome(const SlurmJobRecord& job, const SlurmJobFiles& files, const Ru
 
 }  // namespace
 
+void CancelLeftoverJob(const SlurmOptions& options, const std::string& job_id,
+                       double wait_seconds) {
+  Cancel(options, job_id, false);
+  const double until = Now() + wait_seconds;
+  while (Now() < until) {
+    CommandOutput out = RunSlurmCommand({options.scontrol, "show", "job", "-o", job_id});
+    if (out.exit_code != 0 || ParseScontrolJob(job_id, out.output).Finished()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 RunResult SlurmRunner::Run(const RunRequest& original) {
   if (original.argv.empty() || original.argv[0].empty()) {
     throw Error("runner: empty command (argv[0] missing)");
@@ -167,10 +178,13 @@ RunResult SlurmRunner::Run(const RunRequest& original) {
   SlurmJobFiles files;
   files.script = fs::path(request.stdout_path).replace_extension(".sbatch");
   files.marker = fs::path(request.stdout_path).replace_extension(".started");
+  files.hardware = fs::path(request.stdout_path).replace_extension(".hardware");
   std::error_code ec;
   fs::remove(files.marker, ec);
   if (ec) throw Error(files.marker.string() + ": cannot remove the old marker: " + ec.message());
-  WriteFileFresh(files.script, SlurmJobScript(request, files.marker));
+  fs::remove(files.hardware, ec);
+  WriteFileFresh(files.script,
+                 SlurmJobScript(request, files.marker, options_.hardware_probe, files.hardware));
 
   RunResult result;
   const double submitted = Now();
@@ -239,6 +253,7 @@ RunResult SlurmRunner::Run(const RunRequest& original) {
   } else {
     ReadOutcome(job, files, request, result);
   }
+  if (fs::exists(files.hardware, ec)) result.hardware_json = ReadFile(files.hardware);
   return result;
 }
 

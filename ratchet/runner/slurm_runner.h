@@ -1,7 +1,7 @@
 // Running a train or evaluate command as one job on a Slurm cluster.
 //
 // SlurmRunner is a ProcessRunner, so the loop can run its measurements on a
-// cluster without knowing it (--backend slurm, to come). Run() writes the job
+// cluster without knowing it (`ratchet run --backend slurm`). Run() writes the job
 // script (slurm_job.h) into the folder of the request's stdout log, submits it
 // with `sbatch --parsable`, and polls `scontrol show job` until the job is
 // over: Slurm's accounting database (sacct) is not needed, since a finished
@@ -35,6 +35,12 @@
 #include "ratchet/runner/slurm_job.h"
 
 namespace ratchet {
+
+// Cancels a job a dead controller left (on resume) and waits, up to
+// `wait_seconds`, until nothing of it is left on its node. A job the cluster
+// no longer knows is fine. Throws Error when scancel cannot be run.
+void CancelLeftoverJob(const SlurmOptions& options, const std::string& job_id,
+                       double wait_seconds = 60);
 
 class SlurmRunner : public ProcessRunner {
  public:

@@ -443,6 +443,24 @@ SandboxSpec ParseSandbox(const Checker& c, const OJson* json) {
   return s;
 }
 
+BackendSpec ParseBackend(const Checker& c, const OJson* json) {
+  BackendSpec b;
+  if (json == nullptr) return b;
+  Object o(c, *json, "backend", {"kind", "slurm"});
+  if (auto v = o.Find("kind")) {
+    b.kind = c.Choice(*v, o.Path("kind"), {"local", "slurm"}) == "slurm" ? BackendSpec::Kind::kSlurm
+                                                                         : BackendSpec::Kind::kLocal;
+  }
+  if (auto v = o.Find("slurm")) {
+    Object slurm(c, *v, "backend.slurm", {"partition", "extra_args"});
+    if (auto p = slurm.Find("partition")) b.slurm_partition = c.String(*p, slurm.Path("partition"));
+    if (auto a = slurm.Find("extra_args")) {
+      b.slurm_extra_args = c.Strings(*a, slurm.Path("extra_args"));
+    }
+  }
+  return b;
+}
+
 bool ValidName(const std::string& name) {
   if (name.empty() || name[0] == '.' || name[0] == '-') return false;
   return std::all_of(name.begin(), name.end(),
@@ -454,6 +472,16 @@ bool ValidName(const std::string& name) {
 }
 
 }  // namespace
+
+std::string BackendKindName(BackendSpec::Kind kind) {
+  return kind == BackendSpec::Kind::kSlurm ? "slurm" : "local";
+}
+
+BackendSpec::Kind ParseBackendKind(const std::string& name, const std::string& what) {
+  if (name == "local") return BackendSpec::Kind::kLocal;
+  if (name == "slurm") return BackendSpec::Kind::kSlurm;
+  throw Error(what + ": expected local or slurm, got \"" + name + "\"");
+}
 
 bool IsKnownProposerKind(const std::string& kind) { return FindProposerKind(kind) != nullptr; }
 
@@ -475,7 +503,8 @@ Spec ParseSpec(std::string_view text, const std::filesystem::path& origin) {
   }
   Object o(c, root, "",
            {"name", "description", "template", "mutable", "immutable", "budget", "data", "train",
-            "evaluate", "metric", "acceptance", "proposer", "search_space", "limits", "sandbox"});
+            "evaluate", "metric", "acceptance", "proposer", "search_space", "limits", "sandbox",
+            "parallel", "backend"});
 
   Spec spec;
   spec.path = std::filesystem::absolute(origin).lexically_normal();
@@ -529,6 +558,8 @@ Spec ParseSpec(std::string_view text, const std::filesystem::path& origin) {
   if (auto v = o.Find("search_space")) spec.search_space = ParseSearchSpace(c, *v);
   spec.limits = ParseLimits(c, o.Find("limits"));
   spec.sandbox = ParseSandbox(c, o.Find("sandbox"));
+  if (auto v = o.Find("parallel")) spec.parallel = static_cast<int>(c.IntegerAtLeast(*v, "parallel", 1));
+  spec.backend = ParseBackend(c, o.Find("backend"));
 
   if (!IsSearchProposerKind(spec.proposer.kind) && !spec.proposer.config.empty() &&
       !std::filesystem::is_regular_file(spec.template_dir / spec.proposer.config, ec)) {

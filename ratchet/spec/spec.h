@@ -91,6 +91,14 @@ struct SandboxSpec {
   std::vector<std::string> extra_ro;        // more folders the children may read (substituted)
 };
 
+// Where measurements run: local children (default) or Slurm jobs, one per
+// train and one per evaluate (docs/cluster.md).
+struct BackendSpec {
+  enum class Kind { kLocal, kSlurm } kind = Kind::kLocal;
+  std::string slurm_partition;                // "": the cluster's default partition
+  std::vector<std::string> slurm_extra_args;  // passed to sbatch as they are
+};
+
 struct Spec {
   std::filesystem::path path;  // absolute path of the spec file
   std::filesystem::path dir;   // its folder ({spec_dir}); relative paths start here
@@ -108,7 +116,13 @@ struct Spec {
   SearchSpace search_space;
   Limits limits;
   SandboxSpec sandbox;
+  int parallel = 1;  // candidates in flight at once (`ratchet run --parallel`)
+  BackendSpec backend;
 };
+
+// "local" or "slurm"; ParseBackendKind throws Error naming `what` otherwise.
+std::string BackendKindName(BackendSpec::Kind kind);
+BackendSpec::Kind ParseBackendKind(const std::string& name, const std::string& what);
 
 // Reads and validates the spec at `path`. Throws Error (see above).
 Spec LoadSpec(const std::filesystem::path& path);

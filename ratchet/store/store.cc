@@ -348,13 +348,13 @@ RunRow ReadRun(const Stmt& s) {
   return r;
 }
 
-constexpr std::array<const char*, 26> kExperimentCols = {
+constexpr std::array<const char*, 27> kExperimentCols = {
     "id",         "run_id",      "seq",           "parent_commit", "\"commit\"",
     "tree",       "proposer",    "description",   "params_json",   "diff_stat",
     "status",     "phase",       "metric",        "spread",        "n_measurements",
     "started_at", "ended_at",    "train_seconds", "tokens",        "peak_rss_kb",
     "exit_code",  "term_signal", "reason",        "log_tail",      "decision_json",
-    "pgid",
+    "pgid",       "job_id",
 };
 
 void BindExperiment(Stmt& s, const ExperimentRow& e) {
@@ -382,7 +382,8 @@ void BindExperiment(Stmt& s, const ExperimentRow& e) {
       .Bind(e.reason)
       .Bind(e.log_tail)
       .Bind(e.decision_json)
-      .Bind(e.pgid);
+      .Bind(e.pgid)
+      .Bind(e.job_id);
 }
 
 ExperimentRow ReadExperiment(const Stmt& s) {
@@ -414,13 +415,15 @@ ExperimentRow ReadExperiment(const Stmt& s) {
   e.log_tail = s.OptText(c++);
   e.decision_json = s.OptText(c++);
   e.pgid = s.OptInt(c++);
+  e.job_id = s.OptText(c++);
   return e;
 }
 
-constexpr std::array<const char*, 15> kMeasurementCols = {
+constexpr std::array<const char*, 20> kMeasurementCols = {
     "id",          "experiment_id", "repeat",        "seed",         "role",
     "status",      "metric",        "train_seconds", "eval_seconds", "tokens",
     "peak_rss_kb", "exit_code",     "term_signal",   "extra_json",   "created_at",
+    "host",        "job_id",        "started_at",    "ended_at",     "hardware",
 };
 
 MeasurementRow ReadMeasurement(const Stmt& s) {
@@ -441,6 +444,11 @@ MeasurementRow ReadMeasurement(const Stmt& s) {
   m.term_signal = s.OptInt32(c++);
   m.extra_json = s.OptText(c++);
   m.created_at = s.Real(c++);
+  m.host = s.OptText(c++);
+  m.job_id = s.OptText(c++);
+  m.started_at = s.OptReal(c++);
+  m.ended_at = s.OptReal(c++);
+  m.hardware = s.OptText(c++);
   return m;
 }
 
@@ -809,7 +817,12 @@ int64_t Store::AddMeasurement(const MeasurementRow& m) {
       .Bind(m.exit_code)
       .Bind(m.term_signal)
       .Bind(m.extra_json)
-      .Bind(m.created_at == 0 ? NowSeconds() : m.created_at);
+      .Bind(m.created_at == 0 ? NowSeconds() : m.created_at)
+      .Bind(m.host)
+      .Bind(m.job_id)
+      .Bind(m.started_at)
+      .Bind(m.ended_at)
+      .Bind(m.hardware);
   s.Run();
   return sqlite3_last_insert_rowid(db_);
 }

@@ -130,6 +130,7 @@ struct ExperimentRow {
   std::optional<std::string> log_tail;
   std::optional<std::string> decision_json;  // the acceptance decision, JSON
   std::optional<int64_t> pgid;  // child process group while running, for reconciliation
+  std::optional<std::string> job_id;  // its Slurm job while one runs, for reconciliation
 };
 
 // One row of `measurements`: one seeded train+evaluate of an experiment.
@@ -149,6 +150,10 @@ struct MeasurementRow {
   std::optional<int> term_signal;
   std::optional<std::string> extra_json;  // other metrics the evaluator printed
   double created_at = 0;                  // 0: AddMeasurement uses now
+  std::optional<std::string> host;        // the machine or Slurm node it ran on
+  std::optional<std::string> job_id;      // the Slurm job(s) of its train and evaluate
+  std::optional<double> started_at, ended_at;  // UNIX seconds
+  std::optional<std::string> hardware;    // HardwareInfo::Fingerprint of where it ran
 };
 
 // One row of `events`: a run's log line ("plateau: widening step").

@@ -142,7 +142,21 @@ CREATE TABLE exchanges (
 );
 )sql";
 
-constexpr std::array<std::string_view, 3> kMigrations = {kV1, kV2, kV3};
+// v4: where and when each measurement ran (several run at once with
+// `--parallel`, on local slots or Slurm nodes): host or node, Slurm job id,
+// start and end, and the fingerprint of the hardware it ran on (a node's own;
+// comparisons never mix fingerprints). An experiment's running job, like its
+// process group, lets a resumed controller cancel what a dead one left.
+constexpr std::string_view kV4 = R"sql(
+ALTER TABLE measurements ADD COLUMN host TEXT;
+ALTER TABLE measurements ADD COLUMN job_id TEXT;
+ALTER TABLE measurements ADD COLUMN started_at REAL;
+ALTER TABLE measurements ADD COLUMN ended_at REAL;
+ALTER TABLE measurements ADD COLUMN hardware TEXT;
+ALTER TABLE experiments ADD COLUMN job_id TEXT;
+)sql";
+
+constexpr std::array<std::string_view, 4> kMigrations = {kV1, kV2, kV3, kV4};
 static_assert(kMigrations.size() == kStoreSchemaVersion);
 
 }  // namespace

@@ -13,6 +13,6 @@ inline constexpr int kStoreApplicationId = 0x52544348;
 
 // The SQL scripts, oldest first. kStoreSchemaVersion == size().
 std::span<const std::string_view> StoreMigrations();
-inline constexpr int kStoreSchemaVersion = 3;
+inline constexpr int kStoreSchemaVersion = 4;
 
 }  // namespace ratchet

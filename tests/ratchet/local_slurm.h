@@ -44,7 +44,7 @@ class LocalSlurmEnvironment : public ::testing::Environment {
     unavailable_ = LocalSlurmUnavailableReason();
     if (!unavailable_.empty()) return;
     was_running_ = LocalSlurmRunning();
-    CommandOutput start = RunCaptured({LocalSlurmScript(), "start"});
+    ::ratchet::CommandOutput start = RunCaptured({LocalSlurmScript(), "start"});
     if (start.exit_code != 0) {
       start_error_ = "scripts/local-slurm start failed: " + start.output;
       return;

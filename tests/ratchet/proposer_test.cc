@@ -79,10 +79,11 @@ class ProposerTest : public ::testing::TestWithParam<std::string> {
   void WriteConfig(const std::string& text) { std::ofstream(worktree_ / "params.json") << text; }
   std::string ReadConfig() { return ReadFile(worktree_ / "params.json"); }
 
-  Proposal ProposeWith(uint64_t seed) {
+  Proposal ProposeWith(uint64_t seed, std::vector<HistoryEntry> pending = {}) {
     std::unique_ptr<Proposer> p = MakeProposer(spec_);
     ProposalContext ctx{
         spec_, 1, seed, worktree_, json::parse(ReadConfig(), nullptr, false), {}, std::nullopt};
+    ctx.pending = std::move(pending);
     return p->Propose(ctx);
   }
 
@@ -195,6 +196,22 @@ TEST_P(ProposerTest, SameSeedProposesTheSameThing) {
     distinct.insert(ProposeWith(seed).description);
   }
   EXPECT_GT(distinct.size(), 10u);  // different seeds explore
+}
+
+TEST_P(ProposerTest, NeverProposesAConfigThatIsBeingMeasured) {
+  for (uint64_t seed : {1u, 7u, 42u}) {
+    WriteConfig(kConfig);
+    Proposal alone = ProposeWith(seed);
+    HistoryEntry pending;
+    pending.seq = 2;
+    pending.status = "pending";
+    pending.params = alone.params;
+    pending.description = alone.description;
+    WriteConfig(kConfig);
+    Proposal beside = ProposeWith(seed, {pending});
+    EXPECT_FALSE(Changed(alone.params, beside.params).empty())
+        << "seed " << seed << " proposed the pending " << alone.description << " again";
+  }
 }
 
 TEST_P(ProposerTest, FileKeepsKeyOrderAndChangesOnlyChangedLines) {

@@ -597,6 +597,30 @@ TEST_F(SpecTest, ConditionsMustNameLegalValuesOfOtherParameters) {
   EXPECT_EQ(ErrorOf(j), "search_space.m.when: expected an object of parameter: [values], got 3");
 }
 
+TEST_F(SpecTest, ParallelAndBackendAreChecked) {
+  OJson j = Valid();
+  Spec plain = Parse(j);
+  EXPECT_EQ(plain.parallel, 1);
+  EXPECT_EQ(plain.backend.kind, BackendSpec::Kind::kLocal);
+  j["parallel"] = 0;
+  EXPECT_EQ(ErrorOf(j), "parallel: must be at least 1, got 0");
+  j["parallel"] = 2;
+  j["backend"] = {{"kind", "pbs"}};
+  EXPECT_EQ(ErrorOf(j), "backend.kind: expected one of local, slurm, got \"pbs\"");
+  j["backend"] = {{"kind", "slurm"}, {"slurm", {{"queue", "x"}}}};
+  EXPECT_EQ(ErrorOf(j), "backend.slurm.queue: unknown key (expected one of partition, extra_args)");
+  j["backend"] = {{"kind", "slurm"}, {"slurm", {{"extra_args", "--exclusive"}}}};
+  EXPECT_EQ(ErrorOf(j), "backend.slurm.extra_args: expected an array of strings, got \"--exclusive\"");
+  j["backend"] = {{"kind", "slurm"},
+                  {"slurm", {{"partition", "gpu"}, {"extra_args", {"--constraint=zen5"}}}}};
+  Spec s = Parse(j);
+  EXPECT_EQ(s.parallel, 2);
+  EXPECT_EQ(s.backend.kind, BackendSpec::Kind::kSlurm);
+  EXPECT_EQ(s.backend.slurm_partition, "gpu");
+  EXPECT_EQ(s.backend.slurm_extra_args, std::vector<std::string>{"--constraint=zen5"});
+  EXPECT_THROW(ParseBackendKind("pbs", "--backend"), Error);
+}
+
 TEST_F(SpecTest, LimitsAreChecked) {
   OJson j = Valid();
   j["limits"] = {{"threads", 0}};

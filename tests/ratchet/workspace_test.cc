@@ -548,3 +548,51 @@ TEST_F(WorkspaceTest, PatchFromEmptyTreeShowsEveryFile) {
 
 }  // namespace
 }  // namespace ratchet
+
+namespace ratchet {
+namespace {
+
+// Two candidates built on the baseline: one changes params.json, the other
+// train.py (or params.json too).
+class MergeOntoTest : public WorkspaceTest {
+ protected:
+  std::string CommitFile(Workspace& ws, const std::string& base, const std::string& file,
+                         const std::string& text, int64_t seq) {
+    fs::path wt = ws.PrepareCandidate("t", seq, base);
+    Write(wt / file, text);
+    std::string c = ws.CommitCandidate(wt, base, file);
+    ws.RemoveCandidate("t", seq);
+    return c;
+  }
+};
+
+TEST_F(MergeOntoTest, ChangesToDifferentFilesMergeIntoBoth) {
+  Workspace ws = Workspace::OpenOrCreate(dir_, tmpl_);
+  const std::string base = ws.BaselineCommit();
+  const std::string best = CommitFile(ws, base, "params.json", "{\"lr\": 0.2}\n", 1);
+  const std::string stale = CommitFile(ws, base, "train.py", "print('faster')\n", 2);
+  const std::string merged = ws.MergeOnto(base, ws.TreeOf(stale), best);
+  ASSERT_FALSE(merged.empty());
+  const std::string commit = ws.CommitTree(merged, best, "merged");
+  EXPECT_EQ(ws.ReadFileAt(commit, "params.json"), "{\"lr\": 0.2}\n");
+  EXPECT_EQ(ws.ReadFileAt(commit, "train.py"), "print('faster')\n");
+  EXPECT_EQ(ws.ReadFileAt(commit, "eval/evaluate.py"), "print('eval')\n");
+}
+
+TEST_F(MergeOntoTest, TwoChangesToOneLineConflict) {
+  Workspace ws = Workspace::OpenOrCreate(dir_, tmpl_);
+  const std::string base = ws.BaselineCommit();
+  const std::string best = CommitFile(ws, base, "params.json", "{\"lr\": 0.2}\n", 1);
+  const std::string stale = CommitFile(ws, base, "params.json", "{\"lr\": 0.3}\n", 2);
+  EXPECT_EQ(ws.MergeOnto(base, ws.TreeOf(stale), best), "");
+}
+
+TEST_F(MergeOntoTest, ChangeOntoItsOwnParentIsItself) {
+  Workspace ws = Workspace::OpenOrCreate(dir_, tmpl_);
+  const std::string base = ws.BaselineCommit();
+  const std::string stale = CommitFile(ws, base, "train.py", "print('x')\n", 2);
+  EXPECT_EQ(ws.MergeOnto(base, ws.TreeOf(stale), base), ws.TreeOf(stale));
+}
+
+}  // namespace
+}  // namespace ratchet
