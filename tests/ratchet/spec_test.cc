@@ -161,7 +161,7 @@ TEST_F(SpecTest, UnknownKeysAreErrorsNamingTheirPath) {
   EXPECT_EQ(ErrorOf(j),
             "colour: unknown key (expected one of name, description, template, mutable, immutable, "
             "budget, data, train, evaluate, metric, acceptance, proposer, search_space, limits, "
-            "sandbox)");
+            "sandbox, parallel, backend)");
   j = Valid();
   j["acceptance"] = {{"calibraton", 3}};
   EXPECT_EQ(ErrorOf(j),

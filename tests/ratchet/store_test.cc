@@ -215,7 +215,7 @@ TEST_F(StoreTest, AVersion2StoreIsMigratedKeepingItsRowsAndGainsExchanges) {
 
   EXPECT_THAT(ErrorOf([&] { Store::OpenReadOnly(db_); }), HasSubstr("older"));
   Store store = Store::Open(db_);
-  EXPECT_EQ(store.SchemaVersion(), 3);
+  EXPECT_EQ(store.SchemaVersion(), kStoreSchemaVersion);
   std::optional<RunRow> run = store.FindRun("old");
   ASSERT_TRUE(run);
   EXPECT_EQ(run->uid, "u1");
@@ -229,6 +229,22 @@ TEST_F(StoreTest, AVersion2StoreIsMigratedKeepingItsRowsAndGainsExchanges) {
   ASSERT_TRUE(exchange);
   EXPECT_EQ(exchange->prompt, "the prompt");
   EXPECT_EQ(exchange->reply, "the reply");
+  // v4: where a measurement ran; older rows have none of it.
+  EXPECT_FALSE(experiments[0].job_id);
+  MeasurementRow m;
+  m.experiment_id = experiments[0].id;
+  m.host = "node7";
+  m.job_id = "41 42";
+  m.started_at = 10;
+  m.ended_at = 12.5;
+  m.hardware = "00ff00ff00ff00ff";
+  store.AddMeasurement(m);
+  MeasurementRow back = store.ListMeasurements(experiments[0].id).at(0);
+  EXPECT_EQ(back.host, "node7");
+  EXPECT_EQ(back.job_id, "41 42");
+  EXPECT_EQ(back.started_at, 10);
+  EXPECT_EQ(back.ended_at, 12.5);
+  EXPECT_EQ(back.hardware, "00ff00ff00ff00ff");
 }
 
 TEST_F(StoreTest, AnExchangeIsReplacedAndGoesWithItsExperiment) {
