@@ -10,6 +10,7 @@
 #include "ratchet/store/hardware.h"
 #include "ratchet/runner/runner.h"
 #include "ratchet/runner/slurm_runner.h"
+#include "ratchet/runner/srun_runner.h"
 
 namespace ratchet::internal {
 
@@ -49,7 +50,11 @@ void Controller::OpenEverything() {
   slurm_options_.job_name = "ratchet-" + tag_;
   slurm_options_.hardware_probe = {(options_.bin_dir / "ratchet").string(), "hardware", "--json"};
   if (backend == BackendSpec::Kind::kSlurm) {
-    slurm_runner_ = std::make_unique<SlurmRunner>(slurm_options_);
+    if (spec_.backend.slurm_submit == BackendSpec::Submit::kSrun) {
+      slurm_runner_ = std::make_unique<SrunRunner>(slurm_options_);
+    } else {
+      slurm_runner_ = std::make_unique<SlurmRunner>(slurm_options_);
+    }
   } else {
     hardware_ = DetectHardware().Fingerprint();  // a node reports its own
   }

@@ -19,6 +19,19 @@ std::string ShellQuote(std::string_view word) {
   return quoted + "'";
 }
 
+std::string OneLine(std::string_view text) {
+  std::string line;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view part = text.substr(begin, end - begin);
+    if (!part.empty()) line += (line.empty() ? "" : "; ") + std::string(part);
+    begin = end + 1;
+  }
+  return line.empty() ? "no message" : line;
+}
+
 std::string SlurmJobScript(const RunRequest& request, const std::filesystem::path& marker,
                            const std::vector<std::string>& probe,
                            const std::filesystem::path& hardware_file) {
@@ -26,7 +39,8 @@ std::string SlurmJobScript(const RunRequest& request, const std::filesystem::pat
       "#!/bin/bash\n"
       "# Written by ratchet (SlurmRunner): one run as one Slurm job.\n"
       "marker=" + ShellQuote(marker.string()) + "\n"
-      "printf '%s\\n' \"${SLURMD_NODENAME:-$(hostname -s)}\" > \"$marker\" || exit 126\n";
+      "printf '%s\\n' \"${SLURMD_NODENAME:-$(hostname -s)}\" > \"$marker\" || exit 126\n"
+      "if [ -n \"${SLURM_JOB_ID:-}\" ]; then printf 'job %s\\n' \"$SLURM_JOB_ID\" >> \"$marker\"; fi\n";
   // Slurm starts a job whose --chdir is missing in /tmp instead: refuse.
   if (!request.cwd.empty()) {
     script += "cd " + ShellQuote(request.cwd.string()) +
@@ -62,11 +76,18 @@ std::string MinutesCeil(double seconds) {
 
 std::vector<std::string> SbatchArgv(const RunRequest& request, const SlurmOptions& options,
                                     const std::filesystem::path& script) {
+  std::vector<std::string> argv = JobArgv(options.sbatch, "--parsable", request, options);
+  argv.push_back(script.string());
+  return argv;
+}
+
+std::vector<std::string> JobArgv(const std::string& program, const std::string& mode,
+                                 const RunRequest& request, const SlurmOptions& options) {
   const std::filesystem::path cwd =
       request.cwd.empty() ? std::filesystem::current_path() : request.cwd;
   std::vector<std::string> argv = {
-      options.sbatch,
-      "--parsable",
+      program,
+      mode,
       "--job-name=" + options.job_name,
       "--chdir=" + cwd.string(),
       "--output=" + (request.stdout_path.empty() ? "/dev/null" : request.stdout_path.string()),
@@ -81,7 +102,6 @@ std::vector<std::string> SbatchArgv(const RunRequest& request, const SlurmOption
   }
   if (!options.partition.empty()) argv.push_back("--partition=" + options.partition);
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
-  argv.push_back(script.string());
   return argv;
 }
 

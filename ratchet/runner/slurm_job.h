@@ -4,8 +4,9 @@
 // Pure text in, text out, so every piece is tested without a cluster;
 // SlurmRunner (slurm_runner.h) runs the commands.
 //
-// The job script starts with the marker line: the job writes the node's name
-// into a marker file in the run folder before anything else. A job that ran
+// The job script starts with the marker lines: the job writes the node's
+// name, then "job <id>", into a marker file in the run folder before anything
+// else. A job that ran
 // but left no marker ran on a node that cannot see the run folder, which
 // must be on a path every node mounts. A working directory the node cannot
 // enter appends "chdir-failed" to the marker and ends the job (Slurm itself
@@ -43,7 +44,7 @@ struct SlurmOptions {
   // measurement knows the hardware it ran on. Empty: none.
   std::vector<std::string> hardware_probe;
   // The programs (PATH lookup), replaceable for a site's wrappers.
-  std::string sbatch = "sbatch", scontrol = "scontrol", scancel = "scancel";
+  std::string sbatch = "sbatch", srun = "srun", scontrol = "scontrol", scancel = "scancel";
 };
 
 // The files of one job, side by side in the run folder.
@@ -52,6 +53,9 @@ struct SlurmJobFiles {
   std::filesystem::path marker;  // Written by the job on the node: "<node>\n".
   std::filesystem::path hardware;  // The hardware probe's output, when there is a probe.
 };
+
+// A Slurm command's output as one line: its lines joined by "; ".
+std::string OneLine(std::string_view text);
 
 // word, quoted for bash: 'it'\''s'.
 std::string ShellQuote(std::string_view word);
@@ -66,6 +70,11 @@ std::string SlurmJobScript(const RunRequest& request, const std::filesystem::pat
 // sbatch prints the job id and returns).
 std::vector<std::string> SbatchArgv(const RunRequest& request, const SlurmOptions& options,
                                     const std::filesystem::path& script);
+
+// sbatch's or srun's options for `request` (`mode`: "--parsable" or
+// "--quiet"), without the script.
+std::vector<std::string> JobArgv(const std::string& program, const std::string& mode,
+                                 const RunRequest& request, const SlurmOptions& options);
 
 // The job id from `sbatch --parsable`'s output ("123" or "123;cluster"); ""
 // when there is none.

@@ -31,20 +31,6 @@ double Now() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-// A helper's output as one line: its lines joined by "; ".
-std::string OneLine(std::string_view text) {
-  std::string line;
-  size_t begin = 0;
-  while (begin < text.size()) {
-    size_t end = text.find('\n', begin);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view part = text.substr(begin, end - begin);
-    if (!part.empty()) line += (line.empty() ? "" : "; ") + std::string(part);
-    begin = end + 1;
-  }
-  return line.empty() ? "no message" : line;
-}
-
 CommandOutput RunSlurmCommand(const std::vector<std::string>& argv) {
   CommandOutput out = RunCaptured(argv);
   if (!out.started) {

@@ -452,7 +452,12 @@ BackendSpec ParseBackend(const Checker& c, const OJson* json) {
                                                                          : BackendSpec::Kind::kLocal;
   }
   if (auto v = o.Find("slurm")) {
-    Object slurm(c, *v, "backend.slurm", {"partition", "extra_args"});
+    Object slurm(c, *v, "backend.slurm", {"partition", "extra_args", "submit"});
+    if (auto p = slurm.Find("submit")) {
+      b.slurm_submit = c.Choice(*p, slurm.Path("submit"), {"sbatch", "srun"}) == "srun"
+                           ? BackendSpec::Submit::kSrun
+                           : BackendSpec::Submit::kSbatch;
+    }
     if (auto p = slurm.Find("partition")) b.slurm_partition = c.String(*p, slurm.Path("partition"));
     if (auto a = slurm.Find("extra_args")) {
       b.slurm_extra_args = c.Strings(*a, slurm.Path("extra_args"));

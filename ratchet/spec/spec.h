@@ -97,6 +97,9 @@ struct BackendSpec {
   enum class Kind { kLocal, kSlurm } kind = Kind::kLocal;
   std::string slurm_partition;                // "": the cluster's default partition
   std::vector<std::string> slurm_extra_args;  // passed to sbatch as they are
+  // How a job is started: sbatch (a batch job, followed with scontrol) or
+  // srun (allocated at once, ~1 s sooner per job; ends with the controller).
+  enum class Submit { kSbatch, kSrun } slurm_submit = Submit::kSbatch;
 };
 
 struct Spec {

@@ -32,11 +32,12 @@ class SlurmE2E : public ::testing::Test {
 
   fs::path Workspace() const { return temp_.path() / "ws"; }
 
-  fs::path Spec(const std::string& sleep) {
-    return WriteToySpec(temp_.path(), "toy.json",
-                        {{"train", {{"argv", ShellThenToy("sleep " + sleep)}}},
-                         {"acceptance", {{"calibration", 2}}},
-                         {"backend", {{"kind", "slurm"}, {"slurm", {{"partition", "ratchet"}}}}}});
+  fs::path Spec(const std::string& sleep, const std::string& submit = "sbatch") {
+    return WriteToySpec(
+        temp_.path(), "toy.json",
+        {{"train", {{"argv", ShellThenToy("sleep " + sleep)}}},
+         {"acceptance", {{"calibration", 2}}},
+         {"backend", {{"kind", "slurm"}, {"slurm", {{"partition", "ratchet"}, {"submit", submit}}}}}});
   }
 
   std::vector<std::string> RunArgs(const fs::path& spec, std::vector<std::string> extra) {
@@ -63,8 +64,12 @@ std::vector<std::string> Words(const std::string& text) {
   return words;
 }
 
-TEST_F(SlurmE2E, ParallelRunMeasuresEveryCandidateAsSlurmJobs) {
-  CommandOutput run = RunProgram(RunArgs(Spec("0.2"), {"--max-experiments", "4"}), temp_.path());
+// sbatch and srun start the same jobs.
+class SlurmSubmitE2E : public SlurmE2E, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(SlurmSubmitE2E, ParallelRunMeasuresEveryCandidateAsSlurmJobs) {
+  CommandOutput run =
+      RunProgram(RunArgs(Spec("0.2", GetParam()), {"--max-experiments", "4"}), temp_.path());
   ASSERT_TRUE(run.result.Succeeded()) << run.err;
 
   Store store = Store::OpenReadOnly(StorePath(Workspace()));
@@ -101,6 +106,8 @@ TEST_F(SlurmE2E, ParallelRunMeasuresEveryCandidateAsSlurmJobs) {
   ratchet::CommandOutput queue = RunCaptured({"squeue", "-h", "-n", "ratchet-toy"});
   EXPECT_EQ(queue.output, "") << "jobs left in the queue";
 }
+
+INSTANTIATE_TEST_SUITE_P(Submit, SlurmSubmitE2E, ::testing::Values("sbatch", "srun"));
 
 // The jobs of the candidates in training, once `count` of them run.
 std::vector<std::string> WaitForJobs(const fs::path& workspace, size_t count) {

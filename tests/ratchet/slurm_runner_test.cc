@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "local_slurm.h"
 #include "ratchet/runner/captured_command.h"
+#include "ratchet/runner/srun_runner.h"
 
 namespace fs = std::filesystem;
 using ratchet::RunResult;
@@ -313,6 +314,64 @@ TEST_F(SlurmRunnerTest, WorkingDirectoryTheNodeCannotEnterIsAnError) {
         << message;
   }
   EXPECT_FALSE(fs::exists(dir_ / "ran"));
+}
+
+}  // namespace
+
+// The srun flavour: the same jobs, started by a blocking srun.
+namespace {
+
+using SrunRunnerTest = SlurmRunnerTest;
+
+TEST_F(SrunRunnerTest, ExitCodeSignalLogsAndJobIdAreThePrograms) {
+  ratchet::SrunRunner runner(options_);
+  std::vector<std::string> reported;
+  ratchet::RunRequest request = Shell("echo out; echo err >&2; exit 3");
+  request.on_job = [&](const std::string& id, const std::string& node) {
+    reported.push_back(id + "@" + node);
+  };
+  RunResult r = runner.Run(request);
+  EXPECT_EQ(r.outcome, RunResult::Outcome::kExited) << r.Describe();
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(Slurp(dir_ / "run.stdout"), "out\n");
+  EXPECT_EQ(Slurp(dir_ / "run.stderr"), "err\n");
+  ASSERT_FALSE(r.job_id.empty());
+  EXPECT_EQ(r.node, ShortHostname());
+  EXPECT_EQ(reported, std::vector<std::string>{r.job_id + "@" + r.node});
+  EXPECT_NE(ScontrolShowJob(r.job_id).find("JobName=ratchet"), std::string::npos);
+
+  r = runner.Run(Shell("kill -SEGV $$"));
+  EXPECT_EQ(r.outcome, RunResult::Outcome::kSignaled) << r.Describe();
+  EXPECT_EQ(r.term_signal, SIGSEGV);
+}
+
+TEST_F(SrunRunnerTest, DeadlineEndsTheJobAndNothingOfItKeepsRunning) {
+  ratchet::SrunRunner runner(options_);
+  ratchet::RunRequest request = Shell("echo $$ > program.pid; exec sleep 300");
+  request.timeout_seconds = 1.5;
+  RunResult r = runner.Run(request);
+  EXPECT_EQ(r.outcome, RunResult::Outcome::kTimedOut) << r.Describe();
+  EXPECT_LT(r.wall_seconds, 30);
+  ASSERT_FALSE(r.job_id.empty());
+  EXPECT_EQ(Squeue(r.job_id), "");
+  const pid_t program = WaitForPid(dir_ / "program.pid");
+  ASSERT_GT(program, 1);
+  EXPECT_FALSE(IsRunning(program));
+}
+
+TEST_F(SrunRunnerTest, BadPartitionIsTheClustersOneLineRefusal) {
+  options_.partition = "no-such-partition";
+  ratchet::SrunRunner runner(options_);
+  try {
+    runner.Run(Shell("true"));
+    FAIL() << "expected the cluster to refuse the job";
+  } catch (const ratchet::Error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    EXPECT_NE(message.find("srun refused " + (dir_ / "run.sbatch").string()), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("Invalid partition name specified"), std::string::npos) << message;
+  }
 }
 
 }  // namespace

@@ -608,7 +608,7 @@ TEST_F(SpecTest, ParallelAndBackendAreChecked) {
   j["backend"] = {{"kind", "pbs"}};
   EXPECT_EQ(ErrorOf(j), "backend.kind: expected one of local, slurm, got \"pbs\"");
   j["backend"] = {{"kind", "slurm"}, {"slurm", {{"queue", "x"}}}};
-  EXPECT_EQ(ErrorOf(j), "backend.slurm.queue: unknown key (expected one of partition, extra_args)");
+  EXPECT_EQ(ErrorOf(j), "backend.slurm.queue: unknown key (expected one of partition, extra_args, submit)");
   j["backend"] = {{"kind", "slurm"}, {"slurm", {{"extra_args", "--exclusive"}}}};
   EXPECT_EQ(ErrorOf(j), "backend.slurm.extra_args: expected an array of strings, got \"--exclusive\"");
   j["backend"] = {{"kind", "slurm"},
@@ -618,6 +618,11 @@ TEST_F(SpecTest, ParallelAndBackendAreChecked) {
   EXPECT_EQ(s.backend.kind, BackendSpec::Kind::kSlurm);
   EXPECT_EQ(s.backend.slurm_partition, "gpu");
   EXPECT_EQ(s.backend.slurm_extra_args, std::vector<std::string>{"--constraint=zen5"});
+  EXPECT_EQ(s.backend.slurm_submit, BackendSpec::Submit::kSbatch);
+  j["backend"]["slurm"]["submit"] = "qsub";
+  EXPECT_EQ(ErrorOf(j), "backend.slurm.submit: expected one of sbatch, srun, got \"qsub\"");
+  j["backend"]["slurm"]["submit"] = "srun";
+  EXPECT_EQ(Parse(j).backend.slurm_submit, BackendSpec::Submit::kSrun);
   EXPECT_THROW(ParseBackendKind("pbs", "--backend"), Error);
 }
 
