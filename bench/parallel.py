@@ -5,7 +5,7 @@ controller (bench/RESULTS.md, "Parallel experiments").
     /usr/bin/python3 bench/parallel.py throughput [--bin build/bin] [--experiments 24] [--work-ms 1000]
                                                   [--slurm-submit sbatch,srun]
     /usr/bin/python3 bench/parallel.py quality [--bin build/bin] [--seeds 10] [--experiments 30]
-                                               [--surrogate]
+                                               [--surrogate] [--only NAME]
 
 throughput: the toy with --work-ms of (sleeping) work per training, local
 K = 1 and K = 2, then K = 2 on the local Slurm (scripts/local-slurm, root
@@ -187,6 +187,8 @@ def cmd_quality(a):
         print("| bench | K = 1 | K = 2 | K = 2 vs K = 1 |")
         print("|---|---|---|---|")
         for name, spec, truth in benches:
+            if a.only and a.only not in name:
+                continue
             finals = {1: [], 2: []}
             for seed in range(1, a.seeds + 1):
                 for k in (1, 2):
@@ -218,6 +220,7 @@ def main():
     q.add_argument("--seeds", type=int, default=10)
     q.add_argument("--experiments", type=int, default=30)
     q.add_argument("--surrogate", action="store_true")
+    q.add_argument("--only", default="", help="only the benches whose name contains this")
     a = ap.parse_args()
     cmd_throughput(a) if a.mode == "throughput" else cmd_quality(a)
 

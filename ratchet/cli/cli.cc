@@ -169,9 +169,12 @@ void CommandShow(const ReadOptions& options, int64_t seq, std::ostream& out) {
   if (!measurements.empty()) {
     out << "measurements:\n";
     for (const MeasurementRow& m : measurements) {
-      out << fmt::format("  {:<11} seed {:<10} {:<11} {:>12}  train {:.2f} s  eval {:.2f} s\n",
+      // Where it ran: the host or node, and its Slurm jobs if any.
+      std::string where = m.host ? "  on " + *m.host : "";
+      if (m.job_id) where += " (job " + *m.job_id + ")";
+      out << fmt::format("  {:<11} seed {:<10} {:<11} {:>12}  train {:.2f} s  eval {:.2f} s{}\n",
                          ToString(m.role), m.seed, ToString(m.status), Metric(m.metric),
-                         m.train_seconds.value_or(0), m.eval_seconds.value_or(0));
+                         m.train_seconds.value_or(0), m.eval_seconds.value_or(0), where);
     }
   }
   if (std::optional<ExchangeRow> exchange = store.GetExchange(e->id)) {

@@ -103,6 +103,10 @@ TEST_P(SlurmSubmitE2E, ParallelRunMeasuresEveryCandidateAsSlurmJobs) {
   EXPECT_GE(measurements, 6);  // 2 calibration + 4 candidates
   EXPECT_EQ(Workspace::Open(Workspace()).ResolveBranch("toy"), best);
   EXPECT_EQ(row.best_commit.value_or(""), best);
+  // `show` says where each measurement ran.
+  CommandOutput show =
+      RunProgram(RatchetArgs({"show", "1", "--workspace", Workspace().string()}), temp_.path());
+  EXPECT_NE(show.out.find("(job "), std::string::npos) << show.out;
   ratchet::CommandOutput queue = RunCaptured({"squeue", "-h", "-n", "ratchet-toy"});
   EXPECT_EQ(queue.output, "") << "jobs left in the queue";
 }
