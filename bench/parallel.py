@@ -116,10 +116,12 @@ def cmd_throughput(a):
               f"{(n / seconds) / ref:.2f}x |")
 
 
-def best_params(workspace):
+def best_params(workspace, config):
+    """The config of the run's best (the baseline's is recorded empty: its file then)."""
     (params,), = rows(workspace, "SELECT e.params_json FROM runs r JOIN experiments e ON e.run_id = r.id "
                                  "WHERE e.\"commit\" = r.best_commit ORDER BY e.seq DESC LIMIT 1")
-    return json.loads(params)
+    params = json.loads(params)
+    return params if params else json.load(open(os.path.join(workspace, config)))
 
 
 def surrogate_setup(work, bin_dir):
@@ -135,12 +137,11 @@ def surrogate_setup(work, bin_dir):
     tmpl = os.path.join(work, "surrogate-template")
     os.makedirs(tmpl)
     json.dump(baseline, open(os.path.join(tmpl, "train.json"), "w"), indent=2)
-    tokens = json.load(open(os.path.join(ROOT, "specs", "tinygpt-tokens.json")))
     # value + N(0, 0.018) from the measurement's seed (awk's srand), so repeats differ and replay.
     train = ("v=$(\"$1\"/ratchet-bench-search objective train.json \"$2\") && "
-             "awk -v v=\"$v\" -v s=\"$3\" 'BEGIN { srand(s); u1 = rand(); u2 = rand(); "
+             "awk -v v=\"$v\" -v s=\"$3\" 'BEGIN {{ srand(s); u1 = rand(); u2 = rand(); "
              "if (u1 < 1e-12) u1 = 1e-12; "
-             "printf \"%.6f\\n\", v + 0.018 * sqrt(-2 * log(u1)) * cos(6.283185307 * u2) }' > \"$4\"/score")
+             "printf \"%.6f\\n\", v + 0.018 * sqrt(-2 * log(u1)) * cos(6.283185307 * u2) }}' > \"$4\"/score")
     spec = {
         "name": "surrogate",
         "template": tmpl,
@@ -153,8 +154,7 @@ def surrogate_setup(work, bin_dir):
         "metric": {"name": "val_bpb", "goal": "minimize"},
         "acceptance": {"policy": "confirm", "calibration": 3, "repeats": 2},
         "proposer": {"kind": "tpe", "config": "train.json", "seed": 1},
-        "search_space": {k: v for k, v in tokens["search_space"].items() if k in ts.SPACE_KEYS}
-        if hasattr(ts, "SPACE_KEYS") else tokens["search_space"],
+        "search_space": sp,
         "limits": {"threads": 1},
         "sandbox": {"enabled": False},
     }
@@ -189,9 +189,10 @@ def cmd_quality(a):
         for name, spec, truth in benches:
             if a.only and a.only not in name:
                 continue
-            finals = {1: [], 2: []}
+            ks = [int(k) for k in a.k.split(",")]
+            finals = {k: [] for k in ks}
             for seed in range(1, a.seeds + 1):
-                for k in (1, 2):
+                for k in ks:
                     s = json.loads(json.dumps(spec))
                     s["name"] = f"q{k}"
                     s["proposer"]["seed"] = seed
@@ -199,9 +200,10 @@ def cmd_quality(a):
                     json.dump(s, open(path, "w"))
                     ws = os.path.join(work, f"ws-{seed}-{k}")
                     run(a.bin, path, ws, a.experiments, k)
-                    finals[k].append(truth(best_params(ws)))
+                    finals[k].append(truth(best_params(ws, s["proposer"]["config"])))
                     shutil.rmtree(ws, ignore_errors=True)
-            m1, m2 = statistics.median(finals[1]), statistics.median(finals[2])
+            medians = {k: statistics.median(v) for k, v in finals.items()}
+            m1, m2 = medians.get(1, float("nan")), medians.get(2, float("nan"))
             print(f"| {name} | {m1:.3f} | {m2:.3f} | {m2 / m1:.2f}x |", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -220,6 +222,7 @@ def main():
     q.add_argument("--seeds", type=int, default=10)
     q.add_argument("--experiments", type=int, default=30)
     q.add_argument("--surrogate", action="store_true")
+    q.add_argument("--k", default="1,2", help="the K to run (1,2)")
     q.add_argument("--only", default="", help="only the benches whose name contains this")
     a = ap.parse_args()
     cmd_throughput(a) if a.mode == "throughput" else cmd_quality(a)

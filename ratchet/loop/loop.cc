@@ -142,10 +142,10 @@ bool Controller::Requeue(ExperimentRow& experiment, const QueuedCandidate& queue
 }
 
 std::string Controller::Carry(const ExperimentRow& winner, const ExperimentRow& best) {
+  // Its win over its parent is evidence for its change, whatever it scored
+  // against the new best: the change goes on top of the new best and is
+  // judged there.
   const std::string best_name = "experiment " + std::to_string(best.seq);
-  if (!winner.metric || !best.metric || !spec_.metric.Better(*winner.metric, *best.metric)) {
-    return "the best is now " + best_name + ", and it is not better than that";
-  }
   const std::string tree = workspace_->MergeOnto(winner.parent_commit, *winner.tree, *best.commit);
   const std::string stale = "its parent is no longer the best (" + best_name + " is)";
   if (tree.empty()) return stale + " and its change conflicts with " + best_name + "'s: dropped";

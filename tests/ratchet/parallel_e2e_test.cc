@@ -261,5 +261,39 @@ TEST_F(ParallelE2E, KilledWithTwoInFlightResumesByMeasuringBothAgain) {
   ExpectSoundChain(store, row, Workspace::Open(Workspace()).ResolveBranch("toy"), true);
 }
 
+TEST_F(ParallelE2E, FirstInterruptFinishesBothExperimentsInFlightThenStops) {
+  fs::path spec =
+      WriteToySpec(temp_.path(), "toy.json", {{"train", {{"argv", ShellThenToy("sleep 1")}}},
+                                              {"acceptance", {{"calibration", 2}}}});
+  RunRequest request;
+  request.argv = RatchetArgs({"run", spec.string(), "--workspace", Workspace().string(),
+                              "--parallel", "2"});
+  request.stdout_path = temp_.path() / "bg.out";
+  request.stderr_path = temp_.path() / "bg.err";
+  request.timeout_seconds = 120;
+  std::atomic<pid_t> pid{0};
+  request.on_start = [&](pid_t pgid) { pid = pgid; };
+  PosixProcessRunner runner;
+  RunResult result;
+  std::thread controller([&] { result = runner.Run(request); });
+  while (pid.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  WaitForTraining(Workspace(), "toy", 2);
+  ::kill(pid.load(), SIGINT);
+  controller.join();
+  EXPECT_TRUE(result.Succeeded()) << result.Describe();
+
+  Store store = OpenStore();
+  RunRow row = *store.FindRun("toy");
+  EXPECT_EQ(row.state, RunState::kStopped);
+  int candidates = 0;
+  for (const ExperimentRow& e : store.ListExperiments(row.id)) {
+    if (e.seq == 0) continue;
+    ++candidates;
+    EXPECT_NE(e.status, ExperimentStatus::kInterrupted) << e.seq;
+    EXPECT_GE(e.n_measurements, 1) << e.seq;
+  }
+  EXPECT_EQ(candidates, 2);  // the two in flight, finished; none started after
+}
+
 }  // namespace
 }  // namespace ratchet::testing
