@@ -10,6 +10,7 @@
 #include "base/fs.h"
 #include "ratchet/loop/loop_internal.h"
 #include "ratchet/git/path_policy.h"
+#include "ratchet/propose/search_proposer.h"
 #include "ratchet/runner/runner.h"
 #include "ratchet/loop/warm_start.h"
 
@@ -141,12 +142,37 @@ bool Controller::Requeue(ExperimentRow& experiment, const QueuedCandidate& queue
   return true;
 }
 
-std::string Controller::Carry(const ExperimentRow& winner, const ExperimentRow& best) {
+std::string Controller::MergeConfigOnto(const ExperimentRow& winner, const ExperimentRow& best,
+                                        int64_t slot) {
+  const std::string& config = spec_.proposer.config;
+  if (config.empty() || !IsSearchProposerKind(spec_.proposer.kind)) return "";
+  const std::string changed = workspace_->CommitTree(*winner.tree, winner.parent_commit, "carry");
+  // Only when the config is all it changed.
+  if (workspace_->DiffStat(winner.parent_commit, changed).rfind("1 file changed", 0) != 0 ||
+      workspace_->ReadFileAt(winner.parent_commit, config) == workspace_->ReadFileAt(changed, config)) {
+    return "";
+  }
+  auto parse = [&](const std::string& commit) {
+    return nlohmann::json::parse(workspace_->ReadFileAt(commit, config), nullptr, false);
+  };
+  std::optional<nlohmann::ordered_json> merged = MergeConfigs(
+      spec_.search_space, parse(winner.parent_commit),
+      nlohmann::ordered_json::parse(workspace_->ReadFileAt(*best.commit, config), nullptr, false),
+      parse(changed));
+  if (!merged) return "";
+  const fs::path worktree = workspace_->ResetCandidate(tag_, slot, *best.commit);
+  WriteFileFresh(worktree / config, merged->dump(2) + "\n");
+  return workspace_->WriteCandidateTree(worktree, *best.commit);
+}
+
+std::string Controller::Carry(const ExperimentRow& winner, const ExperimentRow& best,
+                              int64_t slot) {
   // Its win over its parent is evidence for its change, whatever it scored
   // against the new best: the change goes on top of the new best and is
   // judged there.
   const std::string best_name = "experiment " + std::to_string(best.seq);
-  const std::string tree = workspace_->MergeOnto(winner.parent_commit, *winner.tree, *best.commit);
+  std::string tree = workspace_->MergeOnto(winner.parent_commit, *winner.tree, *best.commit);
+  if (tree.empty()) tree = MergeConfigOnto(winner, best, slot);
   const std::string stale = "its parent is no longer the best (" + best_name + " is)";
   if (tree.empty()) return stale + " and its change conflicts with " + best_name + "'s: dropped";
   if (tree == workspace_->TreeOf(*best.commit)) {
@@ -273,7 +299,7 @@ bool Controller::RunExperiment(int64_t slot, std::optional<QueuedCandidate> queu
     std::optional<ExperimentRow> now_best = store_->BestAccepted(run_.id);
     if (now_best && now_best->commit && *now_best->commit != experiment.parent_commit) {
       Finish(experiment, ExperimentStatus::kRejected,
-             verdict.reason + "; but " + Carry(experiment, *now_best));
+             verdict.reason + "; but " + Carry(experiment, *now_best, slot));
       return true;
     }
   }

@@ -108,7 +108,11 @@ class Controller {
                const ExperimentRow& best, fs::path& worktree);
   // A winner whose parent is no longer the best: its change merged onto the
   // best and queued, or dropped. Returns the reason's second half.
-  std::string Carry(const ExperimentRow& winner, const ExperimentRow& best);
+  std::string Carry(const ExperimentRow& winner, const ExperimentRow& best, int64_t slot);
+  // The fallback for search proposers: the winner's config change applied
+  // key by key to the best's config (MergeConfigs), in worktree `slot`; ""
+  // when it changed more than the config or a key both ways.
+  std::string MergeConfigOnto(const ExperimentRow& winner, const ExperimentRow& best, int64_t slot);
   Measurement Measure(ExperimentRow& experiment, const fs::path& worktree, MeasurementRole role,
                       const std::string& phase, Lock& lock);
   // The fingerprint of a node's hardware (HardwareInfo JSON from the

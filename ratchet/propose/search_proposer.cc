@@ -74,6 +74,26 @@ std::string DescribeChanges(const SearchSpace& space, const nlohmann::json& befo
   return out;
 }
 
+std::optional<nlohmann::ordered_json> MergeConfigs(const SearchSpace& space,
+                                                   const nlohmann::json& base,
+                                                   const nlohmann::ordered_json& ours,
+                                                   const nlohmann::json& theirs) {
+  nlohmann::ordered_json merged = ours;
+  const nlohmann::json mine = nlohmann::json::parse(ours.dump());
+  for (const Param& p : space.params) {
+    const nlohmann::json* from = GetPath(base, p.name);
+    const nlohmann::json* to = GetPath(theirs, p.name);
+    auto same = [](const nlohmann::json* a, const nlohmann::json* b) {
+      return a == b || (a && b && *a == *b);
+    };
+    if (same(from, to) || to == nullptr) continue;  // not changed by theirs
+    const nlohmann::json* now = GetPath(mine, p.name);
+    if (!same(now, from) && !same(now, to)) return std::nullopt;  // changed both ways
+    SetPath(merged, p.name, nlohmann::ordered_json::parse(to->dump()));
+  }
+  return merged;
+}
+
 SearchProposer::SearchProposer(const Spec& spec)
     : kind_(spec.proposer.kind), config_(spec.proposer.config), space_(spec.search_space) {}
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -52,6 +53,16 @@ nlohmann::json SampleValue(const Param& param, std::mt19937_64& rng);
 // on the conditions.
 nlohmann::json RandomConfig(const SearchSpace& space, const nlohmann::json& current,
                             std::mt19937_64& rng);
+
+// The change from `base` to `theirs` (search-space parameters only) applied
+// to `ours`, keeping ours' key order and every other value: carrying a
+// config change onto a best that moved on, where a line-based merge would
+// see neighbouring lines as a conflict. nullopt when a parameter was changed
+// on both sides to different values.
+std::optional<nlohmann::ordered_json> MergeConfigs(const SearchSpace& space,
+                                                   const nlohmann::json& base,
+                                                   const nlohmann::ordered_json& ours,
+                                                   const nlohmann::json& theirs);
 
 // `value` rounded to `digits` significant digits.
 double RoundSignificant(double value, int digits = 4);

@@ -396,3 +396,42 @@ TEST(RoundSignificantTest, KeepsFourDigits) {
 
 }  // namespace
 }  // namespace ratchet
+
+namespace ratchet {
+namespace {
+
+SearchSpace TwoNumbers() {
+  SearchSpace space;
+  for (const char* name : {"lr", "wd"}) {
+    Param p;
+    p.name = name;
+    p.type = Param::Type::kFloat;
+    p.min = 0;
+    p.max = 1;
+    space.params.push_back(p);
+  }
+  return space;
+}
+
+TEST(MergeConfigsTest, TheirChangeLandsOnOursKeepingOursAndItsKeyOrder) {
+  const json base = {{"lr", 0.1}, {"wd", 0.1}, {"note", "x"}};
+  const nlohmann::ordered_json ours =
+      nlohmann::ordered_json::parse(R"({"wd": 0.2, "lr": 0.1, "note": "x"})");
+  const json theirs = {{"lr", 0.3}, {"wd", 0.1}, {"note", "x"}};
+  std::optional<nlohmann::ordered_json> merged = MergeConfigs(TwoNumbers(), base, ours, theirs);
+  ASSERT_TRUE(merged);
+  EXPECT_EQ(merged->dump(), R"({"wd":0.2,"lr":0.3,"note":"x"})");
+}
+
+TEST(MergeConfigsTest, OneParameterChangedBothWaysIsAConflict) {
+  const json base = {{"lr", 0.1}, {"wd", 0.1}};
+  const nlohmann::ordered_json ours = nlohmann::ordered_json::parse(R"({"lr": 0.2, "wd": 0.1})");
+  const json theirs = {{"lr", 0.3}, {"wd", 0.1}};
+  EXPECT_FALSE(MergeConfigs(TwoNumbers(), base, ours, theirs));
+  // The same change on both sides is no conflict.
+  const json same = {{"lr", 0.2}, {"wd", 0.1}};
+  EXPECT_TRUE(MergeConfigs(TwoNumbers(), base, ours, same));
+}
+
+}  // namespace
+}  // namespace ratchet
