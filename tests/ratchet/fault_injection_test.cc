@@ -107,12 +107,17 @@ TEST(FaultInjection, KilledControllerLosesNothingAndResumes) {
     int delay = delay_ms(rng);
     // The runner's own abort sends SIGTERM first; the controller must die by
     // SIGKILL here, so a watcher thread sends it.
+    std::atomic<bool> returned{false};  // a controller that never started must not hang us
     std::thread killer([&] {
-      while (pid.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      while (pid.load() == 0 && !returned.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      if (pid.load() == 0) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(delay));
       ::kill(pid.load(), SIGKILL);
     });
     RunResult result = runner.Run(request);
+    returned = true;
     killer.join();
     ASSERT_TRUE(result.outcome == RunResult::Outcome::kSignaled ||
                 result.outcome == RunResult::Outcome::kExited)
