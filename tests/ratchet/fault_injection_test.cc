@@ -77,7 +77,9 @@ void ExpectConsistentAfterResume(const fs::path& workspace) {
   EXPECT_TRUE(!fs::exists(worktrees) || fs::is_empty(worktrees));
 }
 
-TEST(FaultInjection, KilledControllerLosesNothingAndResumes) {
+// Kills the controller (running `parallel` candidates at once) at random
+// moments, resuming each time; nothing recorded may change or be lost.
+void KillAndResumeRepeatedly(int parallel) {
   TempDir temp;
   fs::path workspace = temp.path() / "ws";
   fs::path spec = WriteToySpec(
@@ -86,8 +88,8 @@ TEST(FaultInjection, KilledControllerLosesNothingAndResumes) {
         {{"argv",
           {"{bin_dir}/ratchet-toy", "train", "--params", "{workspace}/params.json", "--seed",
            "{seed}", "--out", "{run_dir}/result.json", "--noise", "0.3", "--work-ms", "30"}}}}});
-  std::vector<std::string> run_args =
-      RatchetArgs({"run", spec.string(), "--workspace", workspace.string()});
+  std::vector<std::string> run_args = RatchetArgs(
+      {"run", spec.string(), "--workspace", workspace.string(), "--parallel", std::to_string(parallel)});
   std::vector<std::string> resume_args = run_args;
   resume_args.insert(resume_args.end(), {"--max-experiments", "1"});
 
@@ -134,7 +136,7 @@ TEST(FaultInjection, KilledControllerLosesNothingAndResumes) {
       EXPECT_EQ(now[seq], before) << "experiment " << seq << " changed after kill " << kill;
     }
     seen = now;
-    if (HasFailure()) return;
+    if (::testing::Test::HasFailure()) return;
   }
   std::set<std::string> distinct(killed_phases.begin(), killed_phases.end());
   std::string phases;
@@ -144,6 +146,12 @@ TEST(FaultInjection, KilledControllerLosesNothingAndResumes) {
   std::cout << "kills interrupted: " << phases << "experiments: " << seen.size() << "\n";
   EXPECT_GE(distinct.size(), 3u) << phases;
   EXPECT_GE(seen.size(), static_cast<size_t>(kKills));
+}
+
+TEST(FaultInjection, KilledControllerLosesNothingAndResumes) { KillAndResumeRepeatedly(1); }
+
+TEST(FaultInjection, KilledControllerWithTwoInFlightLosesNothingAndResumes) {
+  KillAndResumeRepeatedly(2);
 }
 
 }  // namespace
