@@ -1,7 +1,8 @@
 // `local`: one or two active parameters of the best config nudged by a step
 // in the parameter's own scale (proposer.step, a fraction of the range,
 // default 0.1; on log scales a fraction of the log-range). A hill climber:
-// small moves from the best, which the ratchet keeps when they help.
+// small moves from the best, which the ratchet keeps when they help. Beside
+// candidates in flight it moves other parameters than they do.
 //
 // Plateaus (search_moves.h): after every proposer.plateau experiments
 // without an accepted change the step doubles (up to the whole range); from
@@ -36,6 +37,18 @@ class LocalProposer : public SearchProposer {
         candidates.push_back(&p);
       }
     }
+    // With candidates in flight (`--parallel`), nudge other coordinates than
+    // theirs where any are left: if both win, the two changes merge.
+    std::vector<const Param*> free;
+    for (const Param* p : candidates) {
+      const bool busy = std::any_of(ctx.pending.begin(), ctx.pending.end(), [&](const HistoryEntry& e) {
+        const nlohmann::json* theirs = GetPath(e.params, p->name);
+        const nlohmann::json* mine = GetPath(current, p->name);
+        return theirs && mine && *theirs != *mine;
+      });
+      if (!busy) free.push_back(p);
+    }
+    if (!free.empty() && free.size() < candidates.size()) candidates = free;
     nlohmann::json next = current;
     if (candidates.empty()) return next;
     size_t k = std::min<size_t>(candidates.size(), std::uniform_int_distribution<int>(1, 2)(rng));

@@ -435,3 +435,33 @@ TEST(MergeConfigsTest, OneParameterChangedBothWaysIsAConflict) {
 
 }  // namespace
 }  // namespace ratchet
+
+namespace ratchet {
+namespace {
+
+TEST(LocalBesideInFlightTest, NudgesOtherParametersThanTheCandidatesBeingMeasured) {
+  const fs::path worktree = fs::temp_directory_path() / ("local-pending-" + std::to_string(::getpid()));
+  fs::create_directories(worktree);
+  Spec spec;
+  spec.proposer.kind = "local";
+  spec.proposer.config = "params.json";
+  spec.proposer.options = {{"kind", "local"}, {"config", "params.json"}};
+  spec.search_space = TwoNumbers();
+  HistoryEntry pending;
+  pending.seq = 2;
+  pending.status = "pending";
+  pending.params = {{"lr", 0.7}, {"wd", 0.5}};  // moves lr
+  std::unique_ptr<Proposer> proposer = MakeProposer(spec);
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    std::ofstream(worktree / "params.json") << R"({"lr": 0.5, "wd": 0.5})";
+    ProposalContext ctx{spec, 3, seed, worktree, json::object(), {}, std::nullopt};
+    ctx.pending = {pending};
+    Proposal p = proposer->Propose(ctx);
+    EXPECT_EQ(p.params["lr"], 0.5) << "seed " << seed << ": " << p.description;
+    EXPECT_NE(p.params["wd"], 0.5) << "seed " << seed;
+  }
+  fs::remove_all(worktree);
+}
+
+}  // namespace
+}  // namespace ratchet
