@@ -69,12 +69,16 @@ echo '{"n_layer": 1, "n_embd": 32, "n_head": 2, "seq_len": 16, "batch_size": 2}'
 "${clean[@]}" "$bin/ratchet-train" --config "$work/probe.json" --data "$data" --out "$work/probe.ckpt" \
   --seed 1 --threads 1 --token-budget 32 --log-every 0 >"$work/probe.log"
 core=$(field "$(summary "$work/probe.log")" blas_core)
+# The library of ratchet-train's fp32 products (trainer/gemm_fp32.h); a
+# trainer older than that choice always ran OpenBLAS.
+fp32_gemm=$($py -c 'import json,sys; print(json.loads(sys.argv[1]).get("fp32_gemm", "openblas"))' \
+  "$(summary "$work/probe.log")")
 clean=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE="$core")
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "build: $build ($build_type), $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "torch: $($py -c 'import torch; print(torch.__version__)'); threads: $threads; seconds per run: $seconds; repeats: $repeats (best counts)"
-echo "OpenBLAS kernel for every runner: $core (ratchet-train's choice)"
+echo "OpenBLAS kernel for every runner: $core (ratchet-train's choice); ratchet-train's fp32 products: $fp32_gemm"
 bf16=0
 grep -qw avx512_bf16 /proc/cpuinfo && bf16=1
 echo "ratchet-train bf16 runs: $( ((bf16)) && echo yes || echo 'no (no avx512_bf16)')"
