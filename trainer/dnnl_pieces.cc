@@ -8,10 +8,9 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <tuple>
 #include <vector>
-
-#include <oneapi/dnnl/dnnl.hpp>
 
 #include "trainer/gemm_pieces.h"
 
@@ -51,7 +50,8 @@ class DnnlContext {
     auto& pieces = pieces_[key];
     if (pieces.size() < static_cast<size_t>(count)) {
       const auto [type, m, n, k, ta, tb, lda, ldb, ldc, accumulate] = key;
-      const auto dt = type == DnnlOperands::kBf16 ? memory::data_type::bf16 : memory::data_type::f32;
+      const auto dt =
+          type == DnnlOperands::kBf16 ? memory::data_type::bf16 : memory::data_type::f32;
       // The primitive is planned for one thread: it runs inside the pieces'
       // OpenMP loop, where oneDNN runs on the calling thread only, and a plan
       // for more threads would then compute only the first thread's share.
@@ -131,15 +131,24 @@ void dnnl_pieces(DnnlOperands operands, bool trans_a, bool trans_b, int M, int N
 
 const char* dnnl_isa_name() {
   switch (dnnl::get_effective_cpu_isa()) {
-    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core: return "avx512_core";
-    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-    case dnnl::cpu_isa::avx2: return "avx2";
-    case dnnl::cpu_isa::avx: return "avx";
-    case dnnl::cpu_isa::sse41: return "sse41";
-    default: return "other";
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx2_vnni:
+      return "avx2_vnni";
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    case dnnl::cpu_isa::avx:
+      return "avx";
+    case dnnl::cpu_isa::sse41:
+      return "sse41";
+    default:
+      return "other";
   }
 }
 

@@ -13,7 +13,6 @@
 
 #include <cstdlib>
 #include <cstring>
-
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "trainer/dnnl_pieces.h"
@@ -41,7 +40,9 @@ bool DnnlAvailable() {
 
 }  // namespace
 
-const char* Fp32GemmName(Fp32Gemm gemm) { return gemm == Fp32Gemm::kOneDnn ? "onednn" : "openblas"; }
+const char* Fp32GemmName(Fp32Gemm gemm) {
+  return gemm == Fp32Gemm::kOneDnn ? "onednn" : "openblas";
+}
 
 Fp32Gemm ChooseFp32Gemm(bool dnnl_available, bool dnnl_avx512) {
   return dnnl_available && dnnl_avx512 ? Fp32Gemm::kOneDnn : Fp32Gemm::kOpenBlas;
@@ -65,9 +66,8 @@ Fp32Gemm Fp32GemmHere() {
 
 void SetFp32GemmForTesting(Fp32Gemm gemm) { g_choice = static_cast<int>(gemm); }
 
-void fp32gemm_pieces(Fp32Gemm gemm, bool trans_a, bool trans_b, int M, int N, int K,
-                     const float* A, int lda, const float* B, int ldb, float beta, float* C,
-                     int ldc) {
+void fp32gemm_pieces(Fp32Gemm gemm, bool trans_a, bool trans_b, int M, int N, int K, const float* A,
+                     int lda, const float* B, int ldb, float beta, float* C, int ldc) {
   if (gemm == Fp32Gemm::kOneDnn) {
     dnnl_pieces(DnnlOperands::kF32, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
   } else {

@@ -31,8 +31,7 @@ void SetFp32GemmForTesting(Fp32Gemm gemm);
 // C[M,N] = op(A) · op(B) + beta · C (beta 0 or 1), row-major, op(X) = Xᵀ
 // when trans_x, through `gemm`. REQUIRES: called at top level, one thread at
 // a time (dnnl_pieces.h).
-void fp32gemm_pieces(Fp32Gemm gemm, bool trans_a, bool trans_b, int M, int N, int K,
-                     const float* A, int lda, const float* B, int ldb, float beta, float* C,
-                     int ldc);
+void fp32gemm_pieces(Fp32Gemm gemm, bool trans_a, bool trans_b, int M, int N, int K, const float* A,
+                     int lda, const float* B, int ldb, float beta, float* C, int ldc);
 
 }  // namespace ratchet::train

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <vector>
 
 #include "tests/trainer/ops_test_util.h"
@@ -19,8 +20,8 @@ using namespace testing;
 
 TEST(ChooseFp32Gemm, TakesOneDnnOnlyWhereItIsAvailableAndRunsAvx512) {
   EXPECT_EQ(ChooseFp32Gemm(true, true), Fp32Gemm::kOneDnn);
-  EXPECT_EQ(ChooseFp32Gemm(true, false), Fp32Gemm::kOpenBlas);   // AVX2 only: not measured
-  EXPECT_EQ(ChooseFp32Gemm(false, true), Fp32Gemm::kOpenBlas);   // oneDNN cannot run here
+  EXPECT_EQ(ChooseFp32Gemm(true, false), Fp32Gemm::kOpenBlas);  // AVX2 only: not measured
+  EXPECT_EQ(ChooseFp32Gemm(false, true), Fp32Gemm::kOpenBlas);  // oneDNN cannot run here
   EXPECT_EQ(ChooseFp32Gemm(false, false), Fp32Gemm::kOpenBlas);
 }
 
@@ -38,8 +39,8 @@ struct GemmCase {
 };
 
 // C[M,N] = op(A) op(B) + beta C in double, row-major with leading dims.
-void NaiveGemm(const GemmCase& k, const std::vector<float>& A, int lda,
-               const std::vector<float>& B, int ldb, std::vector<float>& C, int ldc) {
+void NaiveGemm(const GemmCase& k, const std::vector<float>& A, int lda, const std::vector<float>& B,
+               int ldb, std::vector<float>& C, int ldc) {
   for (int i = 0; i < k.M; i++) {
     for (int j = 0; j < k.N; j++) {
       double s = 0.0;
@@ -110,14 +111,16 @@ TEST_P(Fp32GemmTest, OneDnnIsBitwiseTheSameForAnyThreadCount) {
 
 // Cut by rows and by columns, every transpose, a short last piece, a long
 // inner sum, and tiny's shapes (forward, input and weight gradient).
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, Fp32GemmTest,
-    ::testing::Values(GemmCase{false, false, 3, 2, 5, 0.0f}, GemmCase{false, false, 600, 40, 17, 1.0f},
-                      GemmCase{true, false, 40, 600, 17, 0.0f}, GemmCase{false, true, 517, 33, 9, 1.0f},
-                      GemmCase{true, true, 21, 611, 13, 0.0f}, GemmCase{true, false, 300, 40, 1100, 1.0f},
-                      GemmCase{false, false, 2048, 384, 128, 0.0f},
-                      GemmCase{false, true, 2048, 128, 512, 1.0f},
-                      GemmCase{true, false, 128, 512, 2048, 1.0f}));
+INSTANTIATE_TEST_SUITE_P(Shapes, Fp32GemmTest,
+                         ::testing::Values(GemmCase{false, false, 3, 2, 5, 0.0f},
+                                           GemmCase{false, false, 600, 40, 17, 1.0f},
+                                           GemmCase{true, false, 40, 600, 17, 0.0f},
+                                           GemmCase{false, true, 517, 33, 9, 1.0f},
+                                           GemmCase{true, true, 21, 611, 13, 0.0f},
+                                           GemmCase{true, false, 300, 40, 1100, 1.0f},
+                                           GemmCase{false, false, 2048, 384, 128, 0.0f},
+                                           GemmCase{false, true, 2048, 128, 512, 1.0f},
+                                           GemmCase{true, false, 128, 512, 2048, 1.0f}));
 
 }  // namespace
 }  // namespace ratchet::train
