@@ -3,12 +3,12 @@
 // Why this rule (bench/gemm_pieces.sh and bench/dnnl_matmul.sh on the
 // trainer's shapes, Zen 5; bench/RESULTS.md "oneDNN f32 products"): in the
 // trainer's pieces oneDNN's AVX-512 f32 matmul ran every kind of weight
-// product (forward, input and weight gradients) 6-24% faster than OpenBLAS's
-// AVX-512 kernels (Cooperlake) and 6-15% faster than its Haswell ones,
-// which OPENBLAS_CORETYPE=Haswell forces on such CPUs (oneDNN threading
-// itself: 1.8-2.1x in an earlier run). No shape of the trainer's ran slower,
-// so there is no per-shape rule. Newton-Schulz's products (Muon) stay on
-// OpenBLAS: its symmetric ones have no oneDNN twin.
+// product (forward, input and weight gradients) of tiny and small 5-40%
+// faster than OpenBLAS's sgemm (totals 8-20%), under OpenBLAS's AVX-512
+// kernels (Cooperlake) and under its Haswell ones alike (oneDNN threading
+// itself against OpenBLAS's Haswell kernels: 1.8-2.1x in an earlier run).
+// No kind ran slower, so there is no per-shape rule. Newton-Schulz's
+// products (Muon) stay on OpenBLAS: its symmetric ones have no oneDNN twin.
 #include "trainer/gemm_fp32.h"
 
 #include <cstdlib>
