@@ -9,7 +9,9 @@
 // gradients), the tied head's, and Muon's Newton-Schulz products of the
 // layer's hidden matrices. Each product is timed both ways in turn, best of
 // REPEATS each. Prints one JSON line per kind of product and a total, with
-// the OpenBLAS kernel that ran.
+// the OpenBLAS kernel that ran. A third variant runs the same pieces through
+// oneDNN's f32 matmul (trainer/gemm_fp32.h; Newton-Schulz's symmetric
+// products stay on OpenBLAS, so there it repeats the pieces' figure).
 #include <cblas.h>
 #include <omp.h>
 
@@ -23,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "trainer/dnnl_pieces.h"
+#include "trainer/gemm_fp32.h"
 #include "trainer/gemm_pieces.h"
 #include "trainer/runtime_env.h"
 
@@ -87,15 +91,13 @@ double Seconds(const std::function<void()>& run) {
 }
 
 // The best of `repeats` timings of each, taken in turn so that a change in the
-// machine's load falls on both.
-std::pair<double, double> BestOfEach(int repeats, const std::function<void()>& a,
-                                     const std::function<void()>& b) {
-  double best_a = 1e30, best_b = 1e30;
+// machine's load falls on all.
+std::vector<double> BestOfEach(int repeats, const std::vector<std::function<void()>>& runs) {
+  std::vector<double> best(runs.size(), 1e30);
   for (int r = 0; r < repeats; r++) {
-    best_a = std::min(best_a, Seconds(a));
-    best_b = std::min(best_b, Seconds(b));
+    for (size_t i = 0; i < runs.size(); i++) best[i] = std::min(best[i], Seconds(runs[i]));
   }
-  return {best_a, best_b};
+  return best;
 }
 
 }  // namespace
@@ -123,7 +125,7 @@ int main(int argc, char** argv) {
   omp_set_num_threads(threads);
   std::mt19937 rng(1);
   struct Totals {
-    double openblas = 0, pieces = 0;
+    double openblas = 0, pieces = 0, dnnl = 0;
   };
   std::vector<std::pair<std::string, Totals>> kinds;
   Totals all;
@@ -155,20 +157,34 @@ int main(int argc, char** argv) {
                                      beta, C.data(), N);
       }
     };
-    const auto [openblas, pieces] = BestOfEach(repeats, openblas_run, pieces_run);
+    const auto dnnl_run = [&] {
+      if (p.symmetric) {
+        pieces_run();
+      } else {
+        ratchet::train::fp32gemm_pieces(ratchet::train::Fp32Gemm::kOneDnn, p.ta, p.tb, p.M, N, p.K,
+                                        A.data(), lda, B.data(), ldb, beta, C.data(), N);
+      }
+    };
+    dnnl_run();  // its primitives are made on first use
+    const auto best = BestOfEach(repeats, {openblas_run, pieces_run, dnnl_run});
+    const double openblas = best[0], pieces = best[1], dnnl = best[2];
     auto it = std::find_if(kinds.begin(), kinds.end(), [&](auto& k) { return k.first == p.kind; });
     if (it == kinds.end()) it = kinds.insert(kinds.end(), {p.kind, {}});
     it->second.openblas += openblas;
     it->second.pieces += pieces;
+    it->second.dnnl += dnnl;
     all.openblas += openblas;
     all.pieces += pieces;
+    all.dnnl += dnnl;
   }
   kinds.push_back({"total", all});
   for (const auto& [kind, t] : kinds) {
     std::printf(
         "{\"config\": \"%s\", \"products\": \"%s\", \"threads\": %d, \"openblas_ms\": %.3f, "
-        "\"pieces_ms\": %.3f, \"speed_ratio\": %.3f, \"blas_core\": \"%s\"}\n",
+        "\"pieces_ms\": %.3f, \"speed_ratio\": %.3f, \"dnnl_pieces_ms\": %.3f, "
+        "\"dnnl_over_pieces\": %.3f, \"blas_core\": \"%s\", \"dnnl_isa\": \"%s\"}\n",
         config->name, kind.c_str(), threads, t.openblas * 1e3, t.pieces * 1e3,
-        t.openblas / t.pieces, openblas_get_corename());
+        t.openblas / t.pieces, t.dnnl * 1e3, t.pieces / t.dnnl, openblas_get_corename(),
+        ratchet::train::dnnl_isa_name());
   }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The trainer's products cut into pieces (thread-count invariant) vs OpenBLAS's
-# own threading, per config, under the machine's OpenBLAS kernel setting and
+# own threading, and the same pieces on oneDNN's f32 matmul (trainer/gemm_fp32.h:
+# dnnl_pieces_ms, dnnl_over_pieces > 1 when oneDNN is faster), per config, under the machine's OpenBLAS kernel setting and
 # with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (OpenBLAS's own choice, or
 # ratchet's when that is pre-AVX2). Each line names the kernel that ran.
 #   bench/gemm_pieces.sh [BUILD_DIR] [REPEATS] [THREADS]

@@ -7,6 +7,7 @@
 #
 #   bench/trainer_vs_torch.sh [--build DIR] [--seconds S] [--threads N] [--repeats R]
 #                             [--configs tiny,small,wide4,deep8] [--quality S]
+#                             [--before BIN]
 #
 # Each (config, runner) pair runs R times, interleaved, and the best tokens/s
 # counts: other load on the machine can only slow a run down. Since a repeat
@@ -26,9 +27,14 @@
 # "precision": "bf16" (issue 22) right after its fp32 run, and the table
 # adds its rate, bf16 / fp32 (best of each, and paired per repeat) and bf16
 # against the better PyTorch.
+# --before BIN: a ratchet-train binary of an earlier commit (a copy of
+# build/bin/ratchet-train kept before a change) also runs each config's fp32
+# right after ours in every repeat, so a change is measured before and after
+# in the same run; the table adds its rate, % of sgemm and ours / before
+# (best of each, and paired per repeat).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build seconds=15 threads=2 repeats=1 quality=0 configs=tiny,small,wide4,deep8
+build=$root/build seconds=15 threads=2 repeats=1 quality=0 configs=tiny,small,wide4,deep8 before=
 while (($#)); do
   case $1 in
     --build) build=$2; shift 2 ;;
@@ -37,8 +43,9 @@ while (($#)); do
     --repeats) repeats=$2; shift 2 ;;
     --quality) quality=$2; shift 2 ;;
     --configs) configs=$2; shift 2 ;;
+    --before) before=$2; shift 2 ;;
     *) echo "usage: $0 [--build DIR] [--seconds S] [--threads N] [--repeats R]" \
-            "[--configs LIST] [--quality S]" >&2
+            "[--configs LIST] [--quality S] [--before BIN]" >&2
        exit 2 ;;
   esac
 done
@@ -47,6 +54,7 @@ py=/usr/bin/python3  # Debian's interpreter: python3-torch lives there
 for p in ratchet-train ratchet-prepare ratchet-eval ratchet-bench-sgemm; do
   [[ -x $bin/$p ]] || { echo "missing $bin/$p: build first (scripts/build)" >&2; exit 1; }
 done
+[[ -z $before || -x $before ]] || { echo "--before: $before is not an executable" >&2; exit 1; }
 $py -c 'import torch' 2>/dev/null || { echo "PyTorch missing: run scripts/install-bench-deps" >&2; exit 1; }
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")
 [[ $build_type == Release ]] || echo "WARNING: $build is a '$build_type' build; figures are meaningless" >&2
@@ -69,15 +77,20 @@ echo '{"n_layer": 1, "n_embd": 32, "n_head": 2, "seq_len": 16, "batch_size": 2}'
 "${clean[@]}" "$bin/ratchet-train" --config "$work/probe.json" --data "$data" --out "$work/probe.ckpt" \
   --seed 1 --threads 1 --token-budget 32 --log-every 0 >"$work/probe.log"
 core=$(field "$(summary "$work/probe.log")" blas_core)
+# The library of ratchet-train's fp32 products (trainer/gemm_fp32.h); a
+# trainer older than that choice always ran OpenBLAS.
+fp32_gemm=$($py -c 'import json,sys; print(json.loads(sys.argv[1]).get("fp32_gemm", "openblas"))' \
+  "$(summary "$work/probe.log")")
 clean=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE="$core")
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "build: $build ($build_type), $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "torch: $($py -c 'import torch; print(torch.__version__)'); threads: $threads; seconds per run: $seconds; repeats: $repeats (best counts)"
-echo "OpenBLAS kernel for every runner: $core (ratchet-train's choice)"
+echo "OpenBLAS kernel for every runner: $core (ratchet-train's choice); ratchet-train's fp32 products: $fp32_gemm"
 bf16=0
 grep -qw avx512_bf16 /proc/cpuinfo && bf16=1
 echo "ratchet-train bf16 runs: $( ((bf16)) && echo yes || echo 'no (no avx512_bf16)')"
+[[ -z $before ]] || echo "before: $before (fp32, right after ours in every repeat)"
 echo
 
 # --- sgemm peer: best 2-thread GFLOP/s on transformer shapes, per BLAS ----------
@@ -111,7 +124,7 @@ for spec in "tiny 4,128,4,128,16" "small 6,256,8,256,16" "wide4 4,384,6,256,16" 
 JSON
   sed 's/"optimizer": "adamw"/"optimizer": "adamw", "precision": "bf16"/' "$cfg" >"$work/$name.bf16.json"
   best() { $py -c "print(max(${1:-0}, $2))"; }
-  ours=0 gflops=0 paired="" ours16=0 gflops16=0 paired16=""
+  ours=0 gflops=0 paired="" ours16=0 gflops16=0 paired16="" old=0 gflops_old=0 paired_old=""
   declare -A torch_rate=([stock]=0 [openblas-openmp]=0 [blis-openmp]=0)
   for ((rep = 1; rep <= repeats; rep++)); do
     "${clean[@]}" "$bin/ratchet-train" --config "$cfg" --data "$data" --out "$work/$name.ckpt" \
@@ -120,6 +133,16 @@ JSON
     rep_ours=$(field "$r" tokens_per_s) rep_torch=0
     if $py -c "import sys; sys.exit(not $rep_ours > $ours)"; then
       ours=$rep_ours gflops=$(field "$r" gflops)
+    fi
+    if [[ -n $before ]]; then
+      "${clean[@]}" "$before" --config "$cfg" --data "$data" --out "$work/$name.ckpt" \
+        --seed 1 --threads "$threads" --time-budget "$seconds" --log-every 0 >"$work/$name.b.log"
+      r=$(summary "$work/$name.b.log")
+      rep_old=$(field "$r" tokens_per_s)
+      if $py -c "import sys; sys.exit(not $rep_old > $old)"; then
+        old=$rep_old gflops_old=$(field "$r" gflops)
+      fi
+      paired_old+=" $($py -c "print(f'{$rep_ours / $rep_old:.3f}')")"
     fi
     if ((bf16)); then
       "${clean[@]}" "$bin/ratchet-train" --config "$work/$name.bf16.json" --data "$data" \
@@ -146,6 +169,7 @@ JSON
   done
   echo "$name$paired" >>"$work/paired.txt"
   ((bf16)) && echo "$name$paired16" >>"$work/paired16.txt"
+  [[ -z $before ]] || echo "$name$paired_old" >>"$work/paired_old.txt"
   for variant in openblas-openmp blis-openmp; do
     if [[ $name == "$first_config" ]] &&
        $py -c "import sys; sys.exit(not ${torch_rate[$variant]} > $best_first_rate)"; then
@@ -153,26 +177,28 @@ JSON
     fi
   done
   echo "$name $ours $gflops ${torch_rate[stock]} ${torch_rate[openblas-openmp]} ${torch_rate[blis-openmp]}" \
-    "$ours16 $gflops16" >>"$work/rows.txt"
+    "$ours16 $gflops16 $old $gflops_old" >>"$work/rows.txt"
   echo "  $name done: ratchet $ours tok/s" >&2
 done
 sgemm_peer after
-echo "best sgemm: $best_sgemm GFLOP/s"
+echo "best sgemm: $best_sgemm GFLOP/s; load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 $py - "$best_sgemm" "$work/rows.txt" <<'PY'
 import sys
 sgemm = float(sys.argv[1])
 print(f"{'config':<6} {'ratchet':>9} {'GFLOP/s':>8} {'torch-stock':>11} {'torch-oblas':>11} "
       f"{'torch-blis':>10} {'vs-best':>8} {'vs-stock':>8} {'%sgemm':>7} {'bf16':>8} {'bf16/fp32':>9} "
-      f"{'bf16-vs-best':>12}  (tokens/s)")
+      f"{'bf16-vs-best':>12} {'before':>8} {'GFLOP/s':>8} {'%sgemm':>7} {'ours/before':>11}  (tokens/s)")
 for line in open(sys.argv[2]):
     name, *v = line.split()
-    ours, gflops, stock, oblas, blis, ours16, gflops16 = map(float, v)
+    ours, gflops, stock, oblas, blis, ours16, gflops16, old, gflops_old = map(float, v)
     best = max(oblas, blis)
     bf16 = (f"{ours16:8.0f} {ours16 / ours:8.2f}x {ours16 / best:11.2f}x" if ours16 else
             f"{'-':>8} {'-':>9} {'-':>12}")
+    was = (f"{old:8.0f} {gflops_old:8.1f} {100 * gflops_old / sgemm:6.0f}% {ours / old:10.2f}x"
+           if old else f"{'-':>8} {'-':>8} {'-':>7} {'-':>11}")
     print(f"{name:<6} {ours:9.0f} {gflops:8.1f} {stock:11.0f} {oblas:11.0f} {blis:10.0f} "
-          f"{ours / best:7.2f}x {ours / stock:7.2f}x {100 * gflops / sgemm:6.0f}% {bf16}")
+          f"{ours / best:7.2f}x {ours / stock:7.2f}x {100 * gflops / sgemm:6.0f}% {bf16} {was}")
 PY
 echo
 echo "Paired ratios (ratchet / better PyTorch, per repeat): median [min, max]"
@@ -183,6 +209,17 @@ for line in open(sys.argv[1]):
     r = sorted(map(float, r))
     print(f"{name:<6} {statistics.median(r):.2f}x [{r[0]:.2f}, {r[-1]:.2f}] over {len(r)}: {' '.join(map(str, r))}")
 PY
+if [[ -n $before ]]; then
+  echo
+  echo "Paired ratios (ratchet fp32 / before fp32, per repeat): median [min, max]"
+  $py - "$work/paired_old.txt" <<'PY'
+import statistics, sys
+for line in open(sys.argv[1]):
+    name, *r = line.split()
+    r = sorted(map(float, r))
+    print(f"{name:<6} {statistics.median(r):.2f}x [{r[0]:.2f}, {r[-1]:.2f}] over {len(r)}: {' '.join(map(str, r))}")
+PY
+fi
 if ((bf16)); then
   echo
   echo "Paired ratios (ratchet bf16 / ratchet fp32, per repeat): median [min, max]"

@@ -3,7 +3,7 @@
 // Both operands are rounded to bf16 (round to nearest even) into scratch
 // buffers, then multiplied by oneDNN's matmul (AVX512_BF16 dot products or
 // AMX where the CPU has them), summing and writing in f32. The product is cut
-// into the same shape-fixed pieces as sgemm_pieces (gemm_pieces.h), each one
+// into the same shape-fixed pieces as sgemm_pieces (dnnl_pieces.h), each one
 // single-threaded oneDNN call shared by an OpenMP loop, so on one CPU the
 // results are bitwise the same for any thread count. They are not the same
 // across CPUs with different bf16 instructions (AVX512_BF16 vs AMX sum in

@@ -48,8 +48,9 @@
 // run on one thread); attention runs over (b, head) with register-tiled
 // products (attention_tiles.h). The BLAS runs one thread per call, so its
 // OpenMP and pthread builds behave alike; trainer/CMakeLists.txt links the
-// OpenMP build. bf16 products (Precision::kBf16) go through oneDNN in the
-// same pieces (gemm_bf16.h).
+// OpenMP build. fp32 products run on oneDNN's f32 matmul instead where it
+// runs AVX-512 (gemm_fp32.h), and bf16 products (Precision::kBf16) on its
+// bf16 one, in the same pieces (dnnl_pieces.h, gemm_bf16.h).
 #pragma once
 
 #include <cstddef>
@@ -70,7 +71,8 @@ void encoder_backward(float* dwte, float* dwpe, const float* dout, const int32_t
                       int T, int C);
 
 // ---------------------------------------------------------------- matmul
-// Each takes the precision of its operands: kFp32 (sgemm pieces) or kBf16
+// Each takes the precision of its operands: kFp32 (sgemm or oneDNN f32
+// pieces, the process's choice: gemm_fp32.h) or kBf16
 // (both operands rounded to bf16, f32 sums and output: gemm_bf16.h; REQUIRES
 // Bf16Supported()). Outputs and gradients are f32 either way.
 // out[N,M] = inp[N,K] · w[K,M]   (weights stored [in, out]).

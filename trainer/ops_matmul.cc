@@ -1,8 +1,9 @@
-// Matrix products through sgemm_pieces or bf16gemm_pieces (row-major): cut
-// into pieces fixed by shape, so results are the same for any thread count
-// (gemm_pieces.h, gemm_bf16.h).
+// Matrix products through fp32gemm_pieces (OpenBLAS or oneDNN, the process's
+// choice) or bf16gemm_pieces (row-major): cut into pieces fixed by shape, so
+// results are the same for any thread count (gemm_pieces.h, gemm_fp32.h,
+// gemm_bf16.h).
 #include "trainer/gemm_bf16.h"
-#include "trainer/gemm_pieces.h"
+#include "trainer/gemm_fp32.h"
 #include "trainer/ops.h"
 
 namespace ratchet::train {
@@ -15,7 +16,7 @@ void Product(Precision precision, bool ta, bool tb, int M, int N, int K, const f
   if (precision == Precision::kBf16) {
     bf16gemm_pieces(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
   } else {
-    sgemm_pieces(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    fp32gemm_pieces(Fp32GemmHere(), ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
   }
 }
 

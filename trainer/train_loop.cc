@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "trainer/checkpoint.h"
 #include "trainer/gemm_bf16.h"
+#include "trainer/gemm_fp32.h"
 #include "trainer/schedule.h"
 
 extern "C" char* openblas_get_corename(void);  // which kernels OpenBLAS runs
@@ -150,6 +151,7 @@ TrainSummary TrainLoop(Model& model, Optimizer& optimizer, DataLoader& data, con
 std::string SummaryJson(const TrainSummary& s) {
   return nlohmann::json{{"summary", true},         {"steps", s.steps},
                         {"blas_core", openblas_get_corename()},
+                        {"fp32_gemm", Fp32GemmName(Fp32GemmHere())},
                         {"tokens", s.tokens},      {"train_loss", s.train_loss},
                         {"tokens_per_s", s.tokens_per_s}, {"gflops", s.gflops},
                         {"peak_rss_mb", s.peak_rss_mb},   {"seconds", s.seconds},

@@ -8,7 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include "trainer/dnnl_pieces.h"
 #include "trainer/gemm_bf16.h"
+#include "trainer/gemm_fp32.h"
 #include "trainer/train_loop.h"
 #include "trainer_test_util.h"
 
@@ -27,12 +29,17 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 namespace ratchet::train {
 namespace {
 
+// The fp32 products on OpenBLAS, which allocates nothing per call; oneDNN's
+// execute does (NoAllocOneDnnTest below).
 class NoAllocTest : public ::testing::TestWithParam<nlohmann::json> {
  protected:
   NoAllocTest() {
     data_ = (dir_.path() / "train.bin").string();
     testing::WriteText(data_, testing::SampleText());
+    SetFp32GemmForTesting(Fp32Gemm::kOpenBlas);
   }
+  ~NoAllocTest() override { SetFp32GemmForTesting(chosen_); }
+  const Fp32Gemm chosen_ = Fp32GemmHere();
   testing::TempDir dir_;
   std::string data_;
 };
@@ -83,13 +90,13 @@ INSTANTIATE_TEST_SUITE_P(
                                      {"logit_softcap", 10.0}, {"optimizer", "muon"},
                                      {"grad_accum", 2}}));
 
-// bf16 steps: the trainer's own code allocates nothing either, but oneDNN's
-// execute builds its map of arguments on the heap in every call (freed
-// before it returns: gemm_bf16.h). So each step allocates the same small
-// count, with nothing kept: the count does not change from step to step.
-TEST(NoAllocBf16Test, StepsAllocateTheSameCountInsideOneDnnOnly) {
-  if (!Bf16Supported()) GTEST_SKIP() << "this CPU has no " << kBf16Feature;
-  Config c = testing::TinyConfig({{"precision", "bf16"}, {"tie_embeddings", true}});
+// Steps of the products on oneDNN (bf16, or f32 where it is the process's
+// choice: gemm_fp32.h): the trainer's own code allocates nothing, but
+// oneDNN's execute builds its map of arguments on the heap in every call
+// (freed before it returns: dnnl_pieces.h). So each step allocates the same
+// small count, with nothing kept: the count does not change from step to
+// step. Returns the first measured step's count.
+long ExpectTheSameCountEveryStep(const Config& c) {
   testing::TempDir dir;
   const std::string data = (dir.path() / "train.bin").string();
   testing::WriteText(data, testing::SampleText());
@@ -109,10 +116,25 @@ TEST(NoAllocBf16Test, StepsAllocateTheSameCountInsideOneDnnOnly) {
   step();  // warm-up: primitives, streams and scratch made once
   const long first = step();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(step(), first);
-  // A step makes 3 (4 L + 1) product calls (forward, input and weight
-  // gradients of 4 matrices a layer and the head), one piece each at this
-  // size: a few blocks per oneDNN call (measured 148 a step, ~5.5 a call).
-  EXPECT_LE(first, 8 * 3 * (4 * c.n_layer + 1));
+  return first;
+}
+
+// A step makes 3 (4 L + 1) product calls (forward, input and weight
+// gradients of 4 matrices a layer and the head), one piece each at this
+// size: a few blocks per oneDNN call (measured 148 a step, ~5.5 a call).
+TEST(NoAllocBf16Test, StepsAllocateTheSameCountInsideOneDnnOnly) {
+  if (!Bf16Supported()) GTEST_SKIP() << "this CPU has no " << kBf16Feature;
+  Config c = testing::TinyConfig({{"precision", "bf16"}, {"tie_embeddings", true}});
+  EXPECT_LE(ExpectTheSameCountEveryStep(c), 8 * 3 * (4 * c.n_layer + 1));
+}
+
+TEST(NoAllocOneDnnTest, Fp32StepsAllocateTheSameCountInsideOneDnnOnly) {
+  if (!dnnl_has_avx512()) GTEST_SKIP() << "oneDNN runs " << dnnl_isa_name() << " here";
+  const Fp32Gemm chosen = Fp32GemmHere();
+  SetFp32GemmForTesting(Fp32Gemm::kOneDnn);
+  Config c = testing::TinyConfig({{"tie_embeddings", true}});
+  EXPECT_LE(ExpectTheSameCountEveryStep(c), 8 * 3 * (4 * c.n_layer + 1));
+  SetFp32GemmForTesting(chosen);
 }
 
 }  // namespace

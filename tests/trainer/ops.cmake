@@ -1,4 +1,4 @@
-# Kernel tests for trainer/ops_*.cc, gemm_pieces.cc and gemm_bf16.cc (fast kernels vs naive twins, finite
+# Kernel tests for trainer/ops_*.cc, gemm_pieces.cc, gemm_bf16.cc and gemm_fp32.cc (fast kernels vs naive twins, finite
 # differences, determinism, thread-count invariance). The BLAS comes with
 # ratchet_trainer (trainer/CMakeLists.txt links Debian's openblas-openmp).
 ratchet_test(ops_tests
@@ -14,6 +14,7 @@ ratchet_test(ops_tests
     ops_newton_schulz_test.cc
     gemm_pieces_test.cc
     gemm_bf16_test.cc
+    gemm_fp32_test.cc
   LIBS ratchet_trainer
   LABELS blas)
 if(TARGET ops_tests)

@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <vector>
 
 #include "tests/trainer/ops_test_util.h"
+#include "trainer/dnnl_pieces.h"
 #include "trainer/gemm_bf16.h"
+#include "trainer/gemm_fp32.h"
 #include "trainer/ops.h"
 #include "trainer/ops_reference.h"
 
@@ -62,25 +65,40 @@ constexpr Forward Fp32WtForward = WtForwardIn<Precision::kFp32>,
 constexpr Backward Fp32WtBackward = WtBackwardIn<Precision::kFp32>,
                    Bf16WtBackward = WtBackwardIn<Precision::kBf16>;
 
+// Runs `test` with the fp32 products on OpenBLAS, then on oneDNN where it
+// runs AVX-512 (gemm_fp32.h), and puts the process's choice back.
+void ForEachFp32Gemm(const std::function<void()>& test) {
+  const Fp32Gemm chosen = Fp32GemmHere();
+  for (Fp32Gemm gemm : {Fp32Gemm::kOpenBlas, Fp32Gemm::kOneDnn}) {
+    if (gemm == Fp32Gemm::kOneDnn && !dnnl_has_avx512()) continue;
+    SetFp32GemmForTesting(gemm);
+    SCOPED_TRACE(Fp32GemmName(gemm));
+    test();
+  }
+  SetFp32GemmForTesting(chosen);
+}
+
 class MatmulTest : public ::testing::TestWithParam<MatmulCase> {};
 
 // atol 1e-4: float sums of up to 256 unit-size products round to ~1e-5.
 TEST_P(MatmulTest, FastMatchesNaiveForBothWeightLayouts) {
-  const MatmulCase k = GetParam();
-  const auto inp = RandomVector(k.N * k.K, 1);
-  const auto w = RandomVector(k.K * k.M, 2);
-  const auto dout = RandomVector(k.N * k.M, 3);
-  const MatmulRun fast = RunMatmul(Fp32Forward, Fp32Backward, k, inp, w, dout);
-  const MatmulRun naive = RunMatmul(ref::matmul_forward, ref::matmul_backward, k, inp, w, dout);
-  EXPECT_TRUE(AllClose(fast.out, naive.out, 1e-5, 1e-4));
-  EXPECT_TRUE(AllClose(fast.dinp, naive.dinp, 1e-5, 1e-4));
-  EXPECT_TRUE(AllClose(fast.dw, naive.dw, 1e-5, 1e-4));
-  const MatmulRun fast_t = RunMatmul(Fp32WtForward, Fp32WtBackward, k, inp, w, dout);
-  const MatmulRun naive_t =
-      RunMatmul(ref::matmul_wt_forward, ref::matmul_wt_backward, k, inp, w, dout);
-  EXPECT_TRUE(AllClose(fast_t.out, naive_t.out, 1e-5, 1e-4));
-  EXPECT_TRUE(AllClose(fast_t.dinp, naive_t.dinp, 1e-5, 1e-4));
-  EXPECT_TRUE(AllClose(fast_t.dw, naive_t.dw, 1e-5, 1e-4));
+  ForEachFp32Gemm([&] {
+    const MatmulCase k = GetParam();
+    const auto inp = RandomVector(k.N * k.K, 1);
+    const auto w = RandomVector(k.K * k.M, 2);
+    const auto dout = RandomVector(k.N * k.M, 3);
+    const MatmulRun fast = RunMatmul(Fp32Forward, Fp32Backward, k, inp, w, dout);
+    const MatmulRun naive = RunMatmul(ref::matmul_forward, ref::matmul_backward, k, inp, w, dout);
+    EXPECT_TRUE(AllClose(fast.out, naive.out, 1e-5, 1e-4));
+    EXPECT_TRUE(AllClose(fast.dinp, naive.dinp, 1e-5, 1e-4));
+    EXPECT_TRUE(AllClose(fast.dw, naive.dw, 1e-5, 1e-4));
+    const MatmulRun fast_t = RunMatmul(Fp32WtForward, Fp32WtBackward, k, inp, w, dout);
+    const MatmulRun naive_t =
+        RunMatmul(ref::matmul_wt_forward, ref::matmul_wt_backward, k, inp, w, dout);
+    EXPECT_TRUE(AllClose(fast_t.out, naive_t.out, 1e-5, 1e-4));
+    EXPECT_TRUE(AllClose(fast_t.dinp, naive_t.dinp, 1e-5, 1e-4));
+    EXPECT_TRUE(AllClose(fast_t.dw, naive_t.dw, 1e-5, 1e-4));
+  });
 }
 
 // bf16: every product of both layouts is the naive one of the bf16-rounded
@@ -139,23 +157,25 @@ TEST_P(MatmulTest, BackwardWithoutInputGradientStillAccumulatesWeights) {
 }
 
 TEST_P(MatmulTest, IsDeterministicAndThreadCountInvariant) {
-  const MatmulCase k = GetParam();
-  const auto inp = RandomVector(k.N * k.K, 7);
-  const auto w = RandomVector(k.K * k.M, 8);
-  const auto dout = RandomVector(k.N * k.M, 9);
-  for (bool transposed : {false, true}) {
-    Forward fwd = transposed ? Fp32WtForward : Fp32Forward;
-    Backward bwd = transposed ? Fp32WtBackward : Fp32Backward;
-    MatmulRun a, b, c;
-    WithThreads(1, [&] { a = RunMatmul(fwd, bwd, k, inp, w, dout); });
-    WithThreads(1, [&] { b = RunMatmul(fwd, bwd, k, inp, w, dout); });
-    WithThreads(2, [&] { c = RunMatmul(fwd, bwd, k, inp, w, dout); });
-    for (const MatmulRun* r : {&b, &c}) {
-      EXPECT_TRUE(BitwiseEqual(a.out, r->out)) << transposed;
-      EXPECT_TRUE(BitwiseEqual(a.dinp, r->dinp)) << transposed;
-      EXPECT_TRUE(BitwiseEqual(a.dw, r->dw)) << transposed;
+  ForEachFp32Gemm([&] {
+    const MatmulCase k = GetParam();
+    const auto inp = RandomVector(k.N * k.K, 7);
+    const auto w = RandomVector(k.K * k.M, 8);
+    const auto dout = RandomVector(k.N * k.M, 9);
+    for (bool transposed : {false, true}) {
+      Forward fwd = transposed ? Fp32WtForward : Fp32Forward;
+      Backward bwd = transposed ? Fp32WtBackward : Fp32Backward;
+      MatmulRun a, b, c;
+      WithThreads(1, [&] { a = RunMatmul(fwd, bwd, k, inp, w, dout); });
+      WithThreads(1, [&] { b = RunMatmul(fwd, bwd, k, inp, w, dout); });
+      WithThreads(2, [&] { c = RunMatmul(fwd, bwd, k, inp, w, dout); });
+      for (const MatmulRun* r : {&b, &c}) {
+        EXPECT_TRUE(BitwiseEqual(a.out, r->out)) << transposed;
+        EXPECT_TRUE(BitwiseEqual(a.dinp, r->dinp)) << transposed;
+        EXPECT_TRUE(BitwiseEqual(a.dw, r->dw)) << transposed;
+      }
     }
-  }
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, MatmulTest,
@@ -166,23 +186,25 @@ INSTANTIATE_TEST_SUITE_P(Sizes, MatmulTest,
 // threads share them, evenly or not, and no element may change. OpenBLAS's
 // own threading fails this with its Haswell kernels.
 TEST(MatmulThreads, ModelSizedProductsAreThreadCountInvariant) {
-  const MatmulCase k{1024, 256, 768};
-  const auto inp = RandomVector(k.N * k.K, 16);
-  const auto w = RandomVector(k.K * k.M, 17);
-  const auto dout = RandomVector(k.N * k.M, 18);
-  for (bool transposed : {false, true}) {
-    Forward fwd = transposed ? Fp32WtForward : Fp32Forward;
-    Backward bwd = transposed ? Fp32WtBackward : Fp32Backward;
-    MatmulRun one;
-    WithThreads(1, [&] { one = RunMatmul(fwd, bwd, k, inp, w, dout); });
-    for (int threads : {2, 3}) {
-      MatmulRun more;
-      WithThreads(threads, [&] { more = RunMatmul(fwd, bwd, k, inp, w, dout); });
-      EXPECT_TRUE(BitwiseEqual(one.out, more.out)) << transposed << " " << threads;
-      EXPECT_TRUE(BitwiseEqual(one.dinp, more.dinp)) << transposed << " " << threads;
-      EXPECT_TRUE(BitwiseEqual(one.dw, more.dw)) << transposed << " " << threads;
+  ForEachFp32Gemm([&] {
+    const MatmulCase k{1024, 256, 768};
+    const auto inp = RandomVector(k.N * k.K, 16);
+    const auto w = RandomVector(k.K * k.M, 17);
+    const auto dout = RandomVector(k.N * k.M, 18);
+    for (bool transposed : {false, true}) {
+      Forward fwd = transposed ? Fp32WtForward : Fp32Forward;
+      Backward bwd = transposed ? Fp32WtBackward : Fp32Backward;
+      MatmulRun one;
+      WithThreads(1, [&] { one = RunMatmul(fwd, bwd, k, inp, w, dout); });
+      for (int threads : {2, 3}) {
+        MatmulRun more;
+        WithThreads(threads, [&] { more = RunMatmul(fwd, bwd, k, inp, w, dout); });
+        EXPECT_TRUE(BitwiseEqual(one.out, more.out)) << transposed << " " << threads;
+        EXPECT_TRUE(BitwiseEqual(one.dinp, more.dinp)) << transposed << " " << threads;
+        EXPECT_TRUE(BitwiseEqual(one.dw, more.dw)) << transposed << " " << threads;
+      }
     }
-  }
+  });
 }
 
 TEST(MatmulGradient, BackwardMatchesFiniteDifferences) {
