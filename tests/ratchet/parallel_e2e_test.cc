@@ -31,6 +31,10 @@ class ParallelE2E : public ::testing::Test {
     return RunProgram(RatchetArgs(args), temp_.path());
   }
 
+  std::vector<std::string> RunArgs(const fs::path& spec) const {
+    return RatchetArgs({"run", spec.string(), "--workspace", Workspace().string(), "--parallel", "2"});
+  }
+
   Store OpenStore() const { return Store::OpenReadOnly(StorePath(Workspace())); }
 
   // The scripted experiment: files a.txt and b.txt hold numbers, the score is
@@ -203,23 +207,44 @@ void WaitForTraining(const fs::path& workspace, const std::string& tag, int coun
   FAIL() << count << " experiments never trained at once";
 }
 
+// `ratchet run` with two candidates in flight, in a thread; pid() once it started.
+class BackgroundRun {
+ public:
+  BackgroundRun(std::vector<std::string> argv, const fs::path& logs) {
+    request_.argv = std::move(argv);
+    request_.stdout_path = logs / "bg.out";
+    request_.stderr_path = logs / "bg.err";
+    request_.timeout_seconds = 120;
+    request_.on_start = [this](pid_t pgid) { pid_ = pgid; };
+    thread_ = std::thread([this] { result_ = runner_.Run(request_); });
+    while (pid_.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ~BackgroundRun() {  // a failed test still leaves no controller behind
+    if (!thread_.joinable()) return;
+    ::kill(pid(), SIGKILL);
+    thread_.join();
+  }
+  pid_t pid() const { return pid_.load(); }
+  RunResult Wait() {
+    thread_.join();
+    return result_;
+  }
+
+ private:
+  PosixProcessRunner runner_;
+  RunRequest request_;
+  RunResult result_;
+  std::atomic<pid_t> pid_{0};
+  std::thread thread_;
+};
+
 bool ProcessGroupAlive(int64_t pgid) { return ::kill(-static_cast<pid_t>(pgid), 0) == 0; }
 
 TEST_F(ParallelE2E, KilledWithTwoInFlightResumesByMeasuringBothAgain) {
   fs::path spec =
       WriteToySpec(temp_.path(), "toy.json", {{"train", {{"argv", ShellThenToy("sleep 3")}}},
                                               {"acceptance", {{"calibration", 2}}}});
-  RunRequest request;
-  request.argv = RatchetArgs({"run", spec.string(), "--workspace", Workspace().string(),
-                              "--parallel", "2"});
-  request.stdout_path = temp_.path() / "bg.out";
-  request.stderr_path = temp_.path() / "bg.err";
-  request.timeout_seconds = 120;
-  std::atomic<pid_t> pid{0};
-  request.on_start = [&](pid_t pgid) { pid = pgid; };
-  PosixProcessRunner runner;
-  std::thread controller([&] { runner.Run(request); });
-  while (pid.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  BackgroundRun controller(RunArgs(spec), temp_.path());
   WaitForTraining(Workspace(), "toy", 2);
   std::vector<int64_t> groups;
   {
@@ -228,8 +253,8 @@ TEST_F(ParallelE2E, KilledWithTwoInFlightResumesByMeasuringBothAgain) {
       if (e.pgid) groups.push_back(*e.pgid);
     }
   }
-  ::kill(pid.load(), SIGKILL);
-  controller.join();
+  ::kill(controller.pid(), SIGKILL);
+  controller.Wait();
 
   CommandOutput resumed = Run(spec, {"--max-experiments", "2", "--parallel", "2"});
   ASSERT_TRUE(resumed.result.Succeeded()) << resumed.err;
@@ -265,21 +290,10 @@ TEST_F(ParallelE2E, FirstInterruptFinishesBothExperimentsInFlightThenStops) {
   fs::path spec =
       WriteToySpec(temp_.path(), "toy.json", {{"train", {{"argv", ShellThenToy("sleep 1")}}},
                                               {"acceptance", {{"calibration", 2}}}});
-  RunRequest request;
-  request.argv = RatchetArgs({"run", spec.string(), "--workspace", Workspace().string(),
-                              "--parallel", "2"});
-  request.stdout_path = temp_.path() / "bg.out";
-  request.stderr_path = temp_.path() / "bg.err";
-  request.timeout_seconds = 120;
-  std::atomic<pid_t> pid{0};
-  request.on_start = [&](pid_t pgid) { pid = pgid; };
-  PosixProcessRunner runner;
-  RunResult result;
-  std::thread controller([&] { result = runner.Run(request); });
-  while (pid.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  BackgroundRun controller(RunArgs(spec), temp_.path());
   WaitForTraining(Workspace(), "toy", 2);
-  ::kill(pid.load(), SIGINT);
-  controller.join();
+  ::kill(controller.pid(), SIGINT);
+  RunResult result = controller.Wait();
   EXPECT_TRUE(result.Succeeded()) << result.Describe();
 
   Store store = OpenStore();
