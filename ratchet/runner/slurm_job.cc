@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <system_error>
 
 #include "base/error.h"
 
@@ -17,6 +19,19 @@ std::string ShellQuote(std::string_view word) {
     }
   }
   return quoted + "'";
+}
+
+std::vector<std::string> ReadJobMarker(const std::filesystem::path& marker) {
+  std::vector<std::string> lines;
+  std::ifstream in(marker);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+uint64_t JobFileSize(const std::filesystem::path& path) {
+  std::error_code ec;
+  const uintmax_t size = path.empty() ? 0 : std::filesystem::file_size(path, ec);
+  return ec ? 0 : static_cast<uint64_t>(size);
 }
 
 std::string OneLine(std::string_view text) {

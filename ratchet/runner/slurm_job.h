@@ -54,6 +54,11 @@ struct SlurmJobFiles {
   std::filesystem::path hardware;  // The hardware probe's output, when there is a probe.
 };
 
+// The lines of a job's marker file; empty when the job never wrote it.
+std::vector<std::string> ReadJobMarker(const std::filesystem::path& marker);
+// Size of a job's log; 0 when it is absent or the path empty.
+uint64_t JobFileSize(const std::filesystem::path& path);
+
 // A Slurm command's output as one line: its lines joined by "; ".
 std::string OneLine(std::string_view text);
 

@@ -79,20 +79,6 @@ SlurmJobRecord QueryJob(const SlurmOptions& options, const std::string& job_id) 
   return ParseScontrolJob(job_id, out.output);
 }
 
-// The marker's lines; empty when the job never wrote it.
-std::vector<std::string> ReadMarker(const fs::path& marker) {
-  std::vector<std::string> lines;
-  std::ifstream in(marker);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-uint64_t FileSize(const fs::path& path) {
-  std::error_code ec;
-  const uintmax_t size = path.empty() ? 0 : fs::file_size(path, ec);
-  return ec ? 0 : static_cast<uint64_t>(size);
-}
-
 fs::path Absolute(const fs::path& path) { return path.empty() ? path : fs::absolute(path); }
 
 // The outcome of a job that ended by itself, from its record and its marker.
@@ -100,7 +86,7 @@ fs::path Absolute(const fs::path& path) { return path.empty() ? path : fs::absol
 void ReadOutcome(const SlurmJobRecord& job, const SlurmJobFiles& files, const RunRequest& request,
                  RunResult& result) {
   const std::string& job_id = result.job_id;
-  const std::vector<std::string> marker = ReadMarker(files.marker);
+  const std::vector<std::string> marker = ReadJobMarker(files.marker);
   if (marker.empty()) {
     if (job.state == "CANCELLED" && job.node.empty()) {
       throw Error("slurm job " + job_id + " was cancelled before it ran (reason " + job.reason + ")");
@@ -229,8 +215,8 @@ RunResult SlurmRunner::Run(const RunRequest& original) {
   }
   cancel_on_unwind.Disarm();
   result.wall_seconds = Now() - submitted;
-  result.stdout_bytes = FileSize(request.stdout_path);
-  result.stderr_bytes = FileSize(request.stderr_path);
+  result.stdout_bytes = JobFileSize(request.stdout_path);
+  result.stderr_bytes = JobFileSize(request.stderr_path);
 
   if (kill == Kill::kTimeout || job.state == "TIMEOUT") {
     result.outcome = RunResult::Outcome::kTimedOut;

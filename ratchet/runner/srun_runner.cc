@@ -14,13 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::string> ReadLines(const fs::path& path) {
-  std::vector<std::string> lines;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
 bool Has(const std::vector<std::string>& lines, const std::string& line) {
   return std::find(lines.begin(), lines.end(), line) != lines.end();
 }
@@ -31,12 +24,6 @@ std::string JobIdOf(const std::vector<std::string>& marker) {
     if (line.rfind("job ", 0) == 0) return line.substr(4);
   }
   return "";
-}
-
-uint64_t FileSize(const fs::path& path) {
-  std::error_code ec;
-  const uintmax_t size = fs::file_size(path, ec);
-  return ec ? 0 : static_cast<uint64_t>(size);
 }
 
 }  // namespace
@@ -83,7 +70,7 @@ RunResult SrunRunner::Run(const RunRequest& original) {
   std::string reported;  // the job id once on_job heard it
   srun.should_abort = [&] {
     if (reported.empty() && original.on_job) {
-      const std::vector<std::string> marker = ReadLines(files.marker);
+      const std::vector<std::string> marker = ReadJobMarker(files.marker);
       if (std::string id = JobIdOf(marker); !id.empty() && !marker.empty()) {
         reported = id;
         original.on_job(id, marker[0]);
@@ -94,7 +81,7 @@ RunResult SrunRunner::Run(const RunRequest& original) {
   PosixProcessRunner local;
   RunResult result = local.Run(srun);
 
-  const std::vector<std::string> marker = ReadLines(files.marker);
+  const std::vector<std::string> marker = ReadJobMarker(files.marker);
   result.job_id = JobIdOf(marker);
   if (!marker.empty()) result.node = marker[0];
   using Outcome = RunResult::Outcome;
@@ -120,8 +107,8 @@ RunResult SrunRunner::Run(const RunRequest& original) {
                    (said.empty() ? "" : ": " + OneLine(said));
   }
   if (fs::exists(files.hardware, ec)) result.hardware_json = ReadFile(files.hardware);
-  result.stdout_bytes = FileSize(job.stdout_path);
-  result.stderr_bytes = job.stderr_path.empty() ? 0 : FileSize(job.stderr_path);
+  result.stdout_bytes = JobFileSize(job.stdout_path);
+  result.stderr_bytes = JobFileSize(job.stderr_path);
   if (reported.empty() && !result.job_id.empty() && original.on_job) {
     original.on_job(result.job_id, result.node);
   }
