@@ -121,8 +121,10 @@ class Controller {
   // Why `m` cannot be compared with the measurements of experiment `best_id`
   // (another hardware fingerprint), or "".
   std::string HardwareMismatch(int64_t best_id, const MeasurementRow& m);
-  // runner_.Run (or the Slurm runner's) with the lock released.
-  RunResult RunChild(const RunRequest& request, Lock& lock);
+  // runner_.RunSteps (or the Slurm runner's: one job) with the lock released;
+  // before_step takes the lock itself.
+  std::vector<RunResult> RunChildren(const std::vector<RunRequest>& steps,
+                                     const std::function<void(size_t)>& before_step, Lock& lock);
   // The configs being measured now, for proposers (ProposalContext::pending).
   std::vector<HistoryEntry> Pending() const;
   void Finish(ExperimentRow& experiment, ExperimentStatus status, const std::string& reason);

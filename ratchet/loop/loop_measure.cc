@@ -50,18 +50,20 @@ std::string Controller::HardwareMismatch(int64_t best_id, const MeasurementRow& 
   return "";
 }
 
-RunResult Controller::RunChild(const RunRequest& request, Lock& lock) {
+std::vector<RunResult> Controller::RunChildren(const std::vector<RunRequest>& steps,
+                                               const std::function<void(size_t)>& before_step,
+                                               Lock& lock) {
   ProcessRunner& runner = slurm_runner_ ? *slurm_runner_ : runner_;
   lock.unlock();
-  RunResult result;
+  std::vector<RunResult> results;
   try {
-    result = runner.Run(request);
+    results = runner.RunSteps(steps, before_step);
   } catch (...) {
     lock.lock();
     throw;
   }
   lock.lock();
-  return result;
+  return results;
 }
 
 Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& worktree,
@@ -160,12 +162,31 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
   progress_.Phase(experiment.seq, experiment.phase, summary_.best_metric, budget,
                   m.log_dir / "train.out");
 
+  // Both children are planned up front: under Slurm they run as one job.
   RunRequest train = child("train", worktree, TrainDeadlineSeconds(spec_));
   train.argv = Substitute(spec_.train.argv, vars);
   Contain(train, TrainPolicy(worktree, m.log_dir));
   std::optional<ProcessLimit> train_pids;
   BoundProcesses(train, train_pids);
-  RunResult trained = RunChild(train, lock);
+  Vars eval_vars = vars;
+  eval_vars["data_dir"] = base_vars_.count("data_dir") ? base_vars_.at("data_dir") : "";
+  RunRequest evaluate = child(
+      "eval", m.log_dir, spec_.evaluate.timeout_seconds > 0 ? spec_.evaluate.timeout_seconds : 600);
+  evaluate.argv = Substitute(spec_.evaluate.argv, eval_vars);
+  Contain(evaluate, EvaluatePolicy(worktree, m.log_dir));
+  std::optional<ProcessLimit> eval_pids;
+  BoundProcesses(evaluate, eval_pids);
+  auto before_evaluate = [&](size_t) {
+    std::lock_guard<std::mutex> guard(mu_);
+    pins_.Verify();  // throws: an evaluator that changed stops the run
+    experiment.status = ExperimentStatus::kEvaluating;
+    experiment.phase = phase + " evaluate";
+    store_->UpdateExperiment(experiment);
+    progress_.Phase(experiment.seq, experiment.phase, summary_.best_metric);
+  };
+  const std::vector<RunResult> results = RunChildren({train, evaluate}, before_evaluate, lock);
+
+  const RunResult& trained = results.at(0);
   note_placement(trained);
   m.row.train_seconds = trained.wall_seconds;
   m.row.peak_rss_kb = trained.peak_rss_kb;
@@ -190,21 +211,7 @@ Measurement Controller::Measure(ExperimentRow& experiment, const fs::path& workt
     m.row.tokens = static_cast<int64_t>(*tokens);
   }
 
-  pins_.Verify();  // throws: an evaluator that changed stops the run
-  experiment.status = ExperimentStatus::kEvaluating;
-  experiment.phase = phase + " evaluate";
-  store_->UpdateExperiment(experiment);
-  progress_.Phase(experiment.seq, experiment.phase, summary_.best_metric);
-
-  Vars eval_vars = vars;
-  eval_vars["data_dir"] = base_vars_.count("data_dir") ? base_vars_.at("data_dir") : "";
-  RunRequest evaluate = child(
-      "eval", m.log_dir, spec_.evaluate.timeout_seconds > 0 ? spec_.evaluate.timeout_seconds : 600);
-  evaluate.argv = Substitute(spec_.evaluate.argv, eval_vars);
-  Contain(evaluate, EvaluatePolicy(worktree, m.log_dir));
-  std::optional<ProcessLimit> eval_pids;
-  BoundProcesses(evaluate, eval_pids);
-  RunResult evaluated = RunChild(evaluate, lock);
+  const RunResult& evaluated = results.at(1);
   note_placement(evaluated);
   m.row.eval_seconds = evaluated.wall_seconds;
   if (evaluated.outcome == Outcome::kAborted) {

@@ -27,6 +27,17 @@ namespace ratchet {
 
 bool RunResult::Succeeded() const { return outcome == Outcome::kExited && exit_code == 0; }
 
+std::vector<RunResult> ProcessRunner::RunSteps(const std::vector<RunRequest>& steps,
+                                               const std::function<void(size_t)>& before_step) {
+  std::vector<RunResult> results;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (i > 0 && before_step) before_step(i);
+    results.push_back(Run(steps[i]));
+    if (!results.back().Succeeded()) break;
+  }
+  return results;
+}
+
 namespace {
 
 std::string SignalName(int sig) {

@@ -105,6 +105,13 @@ class ProcessRunner {
   virtual ~ProcessRunner() = default;
   // Runs the request to completion (or to its deadline) and reaps the child.
   virtual RunResult Run(const RunRequest& request) = 0;
+  // Runs `steps` in order (a measurement's train, then evaluate), stopping
+  // after the first that does not succeed; returns one result per step that
+  // ran. Here each step is one Run(), and before_step(i) is called before
+  // step i > 0 starts; a scheduler's runner runs them all as one job
+  // (job_steps.h).
+  virtual std::vector<RunResult> RunSteps(const std::vector<RunRequest>& steps,
+                                          const std::function<void(size_t)>& before_step);
 };
 
 // The real runner: starts the child with Spawn (spawn.h, no fork), then one

@@ -43,6 +43,10 @@ struct SlurmOptions {
   // hardware file (RunResult::hardware_json): `ratchet hardware`, so each
   // measurement knows the hardware it ran on. Empty: none.
   std::vector<std::string> hardware_probe;
+  // The node's command that runs a measurement's steps from a plan
+  // (`ratchet run-steps`, job_steps.h), so train and evaluate are one job.
+  // Empty: each step is a job of its own.
+  std::vector<std::string> step_runner;
   // The programs (PATH lookup), replaceable for a site's wrappers.
   std::string sbatch = "sbatch", srun = "srun", scontrol = "scontrol", scancel = "scancel";
 };

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/fs.h"
+#include "ratchet/runner/job_steps.h"
 #include "ratchet/runner/captured_command.h"
 
 namespace ratchet {
@@ -227,6 +228,12 @@ RunResult SlurmRunner::Run(const RunRequest& original) {
   }
   if (fs::exists(files.hardware, ec)) result.hardware_json = ReadFile(files.hardware);
   return result;
+}
+
+std::vector<RunResult> SlurmRunner::RunSteps(const std::vector<RunRequest>& steps,
+                                         const std::function<void(size_t)>& before_step) {
+  if (options_.step_runner.empty()) return ProcessRunner::RunSteps(steps, before_step);
+  return RunStepsAsOneJob(*this, options_.step_runner, steps, before_step);
 }
 
 }  // namespace ratchet

@@ -48,6 +48,9 @@ class SlurmRunner : public ProcessRunner {
   // REQUIRES: !request.argv.empty(), request.stdout_path is set (its folder
   // holds the job's files) and that folder exists.
   RunResult Run(const RunRequest& request) override;
+  // One job for all steps when options.step_runner is set (job_steps.h).
+  std::vector<RunResult> RunSteps(const std::vector<RunRequest>& steps,
+                                  const std::function<void(size_t)>& before_step) override;
 
  private:
   SlurmOptions options_;

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "base/fs.h"
+#include "ratchet/runner/job_steps.h"
 #include "ratchet/runner/slurm_runner.h"
 
 namespace ratchet {
@@ -113,6 +114,12 @@ RunResult SrunRunner::Run(const RunRequest& original) {
     original.on_job(result.job_id, result.node);
   }
   return result;
+}
+
+std::vector<RunResult> SrunRunner::RunSteps(const std::vector<RunRequest>& steps,
+                                         const std::function<void(size_t)>& before_step) {
+  if (options_.step_runner.empty()) return ProcessRunner::RunSteps(steps, before_step);
+  return RunStepsAsOneJob(*this, options_.step_runner, steps, before_step);
 }
 
 }  // namespace ratchet

@@ -26,6 +26,9 @@ class SrunRunner : public ProcessRunner {
   explicit SrunRunner(SlurmOptions options) : options_(std::move(options)) {}
   // REQUIRES: !request.argv.empty(), request.stdout_path is set and its folder exists.
   RunResult Run(const RunRequest& request) override;
+  // One job for all steps when options.step_runner is set (job_steps.h).
+  std::vector<RunResult> RunSteps(const std::vector<RunRequest>& steps,
+                                  const std::function<void(size_t)>& before_step) override;
 
  private:
   SlurmOptions options_;

@@ -90,7 +90,11 @@ TEST_P(SlurmSubmitE2E, ParallelRunMeasuresEveryCandidateAsSlurmJobs) {
       ++measurements;
       ASSERT_TRUE(m.job_id) << "measurement of " << e.seq << " names no job";
       std::vector<std::string> ids = Words(*m.job_id);
-      ASSERT_EQ(ids.size(), 2u) << *m.job_id;  // its train job, then its evaluate job
+      ASSERT_EQ(ids.size(), 1u) << *m.job_id;  // train and evaluate, one job
+      // Both steps ran on the node, timed and measured there.
+      EXPECT_GT(m.train_seconds.value_or(0), 0) << e.seq;
+      EXPECT_GT(m.eval_seconds.value_or(0), 0) << e.seq;
+      EXPECT_GT(m.peak_rss_kb.value_or(0), 0) << e.seq;
       for (const std::string& id : ids) {
         EXPECT_TRUE(jobs.insert(id).second) << "job " << id << " counted twice";
         EXPECT_EQ(JobState(id), "COMPLETED") << "job " << id;

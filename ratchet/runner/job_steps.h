@@ -1,0 +1,54 @@
+// A measurement's steps (train, then evaluate) as one scheduler job.
+//
+// Under Slurm each job costs a submission, a scheduling pass and a node-side
+// start; for runs of seconds that is a large share of the time, so a
+// measurement runs as one job (issue 19: "every measurement is one Slurm
+// job"). The controller writes the steps into a plan file in the run folder;
+// on the node, `ratchet run-steps PLAN RESULTS` runs them one after the other
+// with the local runner (the same deadlines, memory limit, log caps and
+// peak-memory figures as a local child) and appends one result line per step
+// to RESULTS, stopping at the first step that does not succeed. The
+// controller reads the results back as if it had run each step itself.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ratchet/runner/runner.h"
+
+namespace ratchet {
+
+// What a node needs of a step: every field but the callbacks and cgroup_procs
+// (the node's own process tracking bounds a job).
+nlohmann::json StepToJson(const RunRequest& step);
+// Throws ratchet::Error naming the missing or mistyped field.
+RunRequest StepFromJson(const nlohmann::json& json);
+nlohmann::json ResultToJson(const RunResult& result);
+RunResult ResultFromJson(const nlohmann::json& json);
+
+// The node's side: runs the plan's steps in order and appends each result to
+// `results`, stopping after the first that does not succeed. SIGTERM or SIGINT
+// (scancel, a dying srun) stops the running step as an abort. Throws
+// ratchet::Error, naming the file, when the plan cannot be read.
+void RunPlannedSteps(const std::filesystem::path& plan, const std::filesystem::path& results);
+
+// The controller's side: runs `steps` as one job through `job_runner`, whose
+// program is `step_runner` + {plan, results} (e.g. {"/opt/ratchet/bin/ratchet",
+// "run-steps"}). The plan, the results and the job's own logs (job.out,
+// job.err) go into the folder of steps[0].stdout_path. The job's deadline is
+// the steps' deadlines and kill graces added up, plus a margin, so the node's
+// deadlines come first; its callbacks are steps[0]'s. Returns one result per
+// step that ran, each with the job's id, node and hardware; a step the job
+// ended during (its deadline, Ctrl-C, a lost node) gets the job's outcome.
+// before_step(i), for each later step that ran, is called once the job is
+// over: a job cannot tell its controller when a step starts.
+std::vector<RunResult> RunStepsAsOneJob(ProcessRunner& job_runner,
+                                        const std::vector<std::string>& step_runner,
+                                        const std::vector<RunRequest>& steps,
+                                        const std::function<void(size_t)>& before_step);
+
+}  // namespace ratchet
