@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -373,5 +374,70 @@ TEST_F(SrunRunnerTest, BadPartitionIsTheClustersOneLineRefusal) {
     EXPECT_NE(message.find("Invalid partition name specified"), std::string::npos) << message;
   }
 }
+
+}  // namespace
+
+// A measurement's steps as one job (job_steps.h), through both runners.
+namespace {
+
+class SlurmStepsTest : public SlurmRunnerTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::unique_ptr<ratchet::ProcessRunner> Runner() {
+    options_.step_runner = {std::string(RATCHET_BIN_DIR) + "/ratchet", "run-steps"};
+    if (GetParam() == "srun") return std::make_unique<ratchet::SrunRunner>(options_);
+    return std::make_unique<ratchet::SlurmRunner>(options_);
+  }
+  ratchet::RunRequest Step(const std::string& stem, const std::string& script) {
+    ratchet::RunRequest step = Shell(script);
+    step.stdout_path = dir_ / (stem + ".out");
+    step.stderr_path = dir_ / (stem + ".err");
+    return step;
+  }
+};
+
+TEST_P(SlurmStepsTest, TrainAndEvaluateRunAsOneJobOnTheNode) {
+  std::unique_ptr<ratchet::ProcessRunner> runner = Runner();
+  std::vector<std::string> jobs;
+  std::vector<ratchet::RunRequest> steps = {
+      Step("train", "echo $SLURM_JOB_ID > model"),
+      Step("eval", "printf 'job %s' $(cat model); echo err >&2")};
+  steps[0].on_job = [&](const std::string& id, const std::string&) {
+    if (jobs.empty() || jobs.back() != id) jobs.push_back(id);
+  };
+  std::vector<size_t> before;
+  const std::vector<RunResult> results =
+      runner->RunSteps(steps, [&](size_t i) { before.push_back(i); });
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].Succeeded()) << results[0].Describe();
+  EXPECT_TRUE(results[1].Succeeded()) << results[1].Describe();
+  ASSERT_EQ(jobs.size(), 1u);  // one submission for both steps
+  EXPECT_EQ(results[0].job_id, jobs[0]);
+  EXPECT_EQ(results[1].job_id, jobs[0]);
+  EXPECT_EQ(results[1].node, ShortHostname());
+  EXPECT_EQ(Slurp(dir_ / "eval.out"), "job " + jobs[0]);  // evaluate saw train's file
+  EXPECT_EQ(Slurp(dir_ / "eval.err"), "err\n");
+  EXPECT_GT(results[0].peak_rss_kb, 0);  // measured on the node
+  EXPECT_EQ(before, std::vector<size_t>{1});
+  EXPECT_NE(ScontrolShowJob(jobs[0]).find("JobState=COMPLETED"), std::string::npos);
+}
+
+TEST_P(SlurmStepsTest, TrainPastItsDeadlineEndsTheJobWithoutEvaluating) {
+  std::unique_ptr<ratchet::ProcessRunner> runner = Runner();
+  std::vector<ratchet::RunRequest> steps = {Step("train", "echo $$ > program.pid; exec sleep 300"),
+                                            Step("eval", "echo ran > evaluated")};
+  steps[0].timeout_seconds = 1.5;
+  const std::vector<RunResult> results = runner->RunSteps(steps, nullptr);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunResult::Outcome::kTimedOut) << results[0].Describe();
+  EXPECT_LT(results[0].wall_seconds, 10);
+  EXPECT_FALSE(fs::exists(dir_ / "evaluated"));
+  ASSERT_FALSE(results[0].job_id.empty());
+  EXPECT_EQ(Squeue(results[0].job_id), "");
+  const pid_t program = WaitForPid(dir_ / "program.pid");
+  ASSERT_GT(program, 1);
+  EXPECT_FALSE(IsRunning(program));
+}
+
+INSTANTIATE_TEST_SUITE_P(Submit, SlurmStepsTest, ::testing::Values("sbatch", "srun"));
 
 }  // namespace
