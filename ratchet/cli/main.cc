@@ -13,7 +13,6 @@
 #include "base/error.h"
 #include "ratchet/cli/init.h"
 #include "ratchet/cli/propose_cli.h"
-#include "ratchet/runner/job_steps.h"
 #include "ratchet/store/hardware.h"
 #include "ratchet/store/store.h"
 // --- issue 6 (reports; owner r1): includes ---
@@ -160,15 +159,6 @@ int main(int argc, char** argv) {
       app.add_subcommand("hardware", "This machine's hardware and its fingerprint");
   hardware_command->add_flag("--json", hardware_json, "As JSON (what a Slurm job reports)");
 
-  // What a Slurm job runs on the node: a measurement's steps from the plan
-  // the controller wrote (job_steps.h). Not for users, so not in --help.
-  std::string steps_plan, steps_results;
-  CLI::App* run_steps_command =
-      app.add_subcommand("run-steps", "Run a measurement's steps from a plan (on a Slurm node)");
-  run_steps_command->group("");
-  run_steps_command->add_option("plan", steps_plan, "Plan file (JSON)")->required();
-  run_steps_command->add_option("results", steps_results, "Results file to write")->required();
-
   ratchet::InitOptions init;
   CLI::App* init_command = app.add_subcommand(
       "init", "Write a starting spec for a repository in the autoresearch layout");
@@ -231,10 +221,6 @@ int main(int argc, char** argv) {
                   << (hardware.memory_bytes >> 20) << " MiB; " << hardware.os << "; "
                   << hardware.compiler << "\nfingerprint " << hardware.Fingerprint() << "\n";
       }
-      return 0;
-    }
-    if (*run_steps_command) {
-      ratchet::RunPlannedSteps(steps_plan, steps_results);
       return 0;
     }
     if (*init_command) {

@@ -49,7 +49,7 @@ void Controller::OpenEverything() {
   slurm_options_.cpus_per_task = threads;
   slurm_options_.job_name = "ratchet-" + tag_;
   slurm_options_.hardware_probe = {(options_.bin_dir / "ratchet").string(), "hardware", "--json"};
-  slurm_options_.step_runner = {(options_.bin_dir / "ratchet").string(), "run-steps"};
+  slurm_options_.step_runner = {(options_.bin_dir / "ratchet-run-steps").string()};
   if (backend == BackendSpec::Kind::kSlurm) {
     if (spec_.backend.slurm_submit == BackendSpec::Submit::kSrun) {
       slurm_runner_ = std::make_unique<SrunRunner>(slurm_options_);

@@ -137,7 +137,8 @@ void RunPlannedSteps(const fs::path& plan, const fs::path& results) {
 std::vector<RunResult> RunStepsAsOneJob(ProcessRunner& job_runner,
                                         const std::vector<std::string>& step_runner,
                                         const std::vector<RunRequest>& steps,
-                                        const std::function<void(size_t)>& before_step) {
+                                        const std::function<void(size_t)>& before_step,
+                                        bool hardware) {
   if (steps.empty()) return {};
   const fs::path folder = fs::absolute(steps[0].stdout_path).parent_path();
   const fs::path plan = folder / "job.steps.json", results = folder / "job.results";
@@ -166,13 +167,19 @@ std::vector<RunResult> RunStepsAsOneJob(ProcessRunner& job_runner,
   job.argv = step_runner;
   job.argv.push_back(plan.string());
   job.argv.push_back(results.string());
+  const fs::path hardware_file = folder / "job.hardware";
+  fs::remove(hardware_file, ec);
+  if (hardware) job.argv.push_back(hardware_file.string());
   job.cwd = folder;
   job.stdout_path = folder / "job.out";
   job.stderr_path = folder / "job.err";
   job.on_start = steps[0].on_start;
   job.on_job = steps[0].on_job;
   job.should_abort = steps[0].should_abort;
-  const RunResult whole = job_runner.Run(job);
+  RunResult whole = job_runner.Run(job);
+  if (hardware && whole.hardware_json.empty() && fs::exists(hardware_file, ec)) {
+    whole.hardware_json = ReadFile(hardware_file);
+  }
 
   std::vector<RunResult> ran;
   std::ifstream in(results);

@@ -4,7 +4,7 @@
 // start; for runs of seconds that is a large share of the time, so a
 // measurement runs as one job (issue 19: "every measurement is one Slurm
 // job"). The controller writes the steps into a plan file in the run folder;
-// on the node, `ratchet run-steps PLAN RESULTS` runs them one after the other
+// on the node, `ratchet-run-steps PLAN RESULTS` runs them one after the other
 // with the local runner (the same deadlines, memory limit, log caps and
 // peak-memory figures as a local child) and appends one result line per step
 // to RESULTS, stopping at the first step that does not succeed. The
@@ -37,9 +37,11 @@ RunResult ResultFromJson(const nlohmann::json& json);
 void RunPlannedSteps(const std::filesystem::path& plan, const std::filesystem::path& results);
 
 // The controller's side: runs `steps` as one job through `job_runner`, whose
-// program is `step_runner` + {plan, results} (e.g. {"/opt/ratchet/bin/ratchet",
-// "run-steps"}). The plan, the results and the job's own logs (job.out,
-// job.err) go into the folder of steps[0].stdout_path. The job's deadline is
+// program is `step_runner` + {plan, results} (e.g.
+// {"/opt/ratchet/bin/ratchet-run-steps"}), + {hardware file} when
+// `hardware` is set: the node then reports itself (RunResult::hardware_json)
+// without a probe of its own. The plan, the results and the job's files
+// (job.out, job.err, job.hardware) go into the folder of steps[0].stdout_path. The job's deadline is
 // the steps' deadlines and kill graces added up, plus a margin, so the node's
 // deadlines come first; its callbacks are steps[0]'s. Returns one result per
 // step that ran, each with the job's id, node and hardware; a step the job
@@ -49,6 +51,7 @@ void RunPlannedSteps(const std::filesystem::path& plan, const std::filesystem::p
 std::vector<RunResult> RunStepsAsOneJob(ProcessRunner& job_runner,
                                         const std::vector<std::string>& step_runner,
                                         const std::vector<RunRequest>& steps,
-                                        const std::function<void(size_t)>& before_step);
+                                        const std::function<void(size_t)>& before_step,
+                                        bool hardware = false);
 
 }  // namespace ratchet

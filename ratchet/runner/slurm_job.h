@@ -44,7 +44,8 @@ struct SlurmOptions {
   // measurement knows the hardware it ran on. Empty: none.
   std::vector<std::string> hardware_probe;
   // The node's command that runs a measurement's steps from a plan
-  // (`ratchet run-steps`, job_steps.h), so train and evaluate are one job.
+  // (ratchet-run-steps, job_steps.h), so train and evaluate are one job,
+  // whose node reports its hardware itself when hardware_probe is set.
   // Empty: each step is a job of its own.
   std::vector<std::string> step_runner;
   // The programs (PATH lookup), replaceable for a site's wrappers.

@@ -1,5 +1,5 @@
 // A measurement's steps as one job (job_steps.h), run here without a
-// scheduler: the plan and results files, `ratchet run-steps` on the "node"
+// scheduler: the plan and results files, ratchet-run-steps on the "node"
 // (this machine), and what the controller reads back. The same path on a
 // real Slurm cluster is in slurm_runner_test.cc.
 #include "ratchet/runner/job_steps.h"
@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "base/fs.h"
+#include "ratchet/store/hardware.h"
 
 namespace fs = std::filesystem;
 using ratchet::RunRequest;
@@ -62,8 +63,8 @@ class JobStepsTest : public ::testing::Test {
     }
     return results;
   }
-  const std::vector<std::string> step_runner_ = {std::string(RATCHET_BIN_DIR) + "/ratchet",
-                                                 "run-steps"};
+  const std::vector<std::string> step_runner_ = {std::string(RATCHET_BIN_DIR) +
+                                                 "/ratchet-run-steps"};
   fs::path dir_;
 };
 
@@ -157,8 +158,12 @@ TEST_F(JobStepsTest, OneJobRunsBothStepsAndReportsEach) {
   const std::vector<RunResult> results = ratchet::RunStepsAsOneJob(
       job_runner, step_runner_,
       {Step("train", "echo 42 > model"), Step("eval", "printf '{\"score\": %s}' $(cat model)")},
-      [&](size_t i) { before.push_back(i); });
+      [&](size_t i) { before.push_back(i); }, /*hardware=*/true);
   ASSERT_EQ(results.size(), 2u) << ratchet::ReadFile(dir_ / "job.err");
+  // The node reported its hardware, for every step.
+  const nlohmann::json hardware = nlohmann::json::parse(results[1].hardware_json);
+  EXPECT_EQ(hardware.at("fingerprint"), ratchet::DetectHardware().Fingerprint());
+  EXPECT_EQ(results[0].hardware_json, results[1].hardware_json);
   EXPECT_TRUE(results[0].Succeeded());
   EXPECT_TRUE(results[1].Succeeded());
   EXPECT_GT(results[0].peak_rss_kb, 0);  // measured where the step ran
@@ -198,7 +203,7 @@ TEST_F(JobStepsTest, AnAbortedJobAbortsTheStepItWasIn) {
 TEST_F(JobStepsTest, AStepRunnerThatCannotStartIsNamed) {
   ratchet::PosixProcessRunner job_runner;
   const std::vector<RunResult> results = ratchet::RunStepsAsOneJob(
-      job_runner, {(dir_ / "no-such-ratchet").string(), "run-steps"},
+      job_runner, {(dir_ / "no-such-ratchet-run-steps").string()},
       {Step("train", "true"), Step("eval", "true")}, nullptr);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].outcome, Outcome::kSpawnFailed);

@@ -383,7 +383,7 @@ namespace {
 class SlurmStepsTest : public SlurmRunnerTest, public ::testing::WithParamInterface<std::string> {
  protected:
   std::unique_ptr<ratchet::ProcessRunner> Runner() {
-    options_.step_runner = {std::string(RATCHET_BIN_DIR) + "/ratchet", "run-steps"};
+    options_.step_runner = {std::string(RATCHET_BIN_DIR) + "/ratchet-run-steps"};
     if (GetParam() == "srun") return std::make_unique<ratchet::SrunRunner>(options_);
     return std::make_unique<ratchet::SlurmRunner>(options_);
   }
