@@ -33,8 +33,8 @@ uint16_t* Scratch(int which, size_t n) {
 
 }  // namespace
 
-__attribute__((target("avx512f,avx512bf16"))) void to_bf16(uint16_t* out, const float* in,
-                                                            int rows, int cols, int ld) {
+__attribute__((target("avx512f,avx512bf16"))) void to_bf16(uint16_t* out, const float* in, int rows,
+                                                           int cols, int ld) {
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < rows; r++) {
     const float* src = in + static_cast<size_t>(r) * ld;

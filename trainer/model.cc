@@ -222,7 +222,7 @@ Model::Model(const Config& config, int batch, int seq, bool training)
   if (training_ && c.precision == Precision::kBf16) {
     const size_t widest = std::max({3 * C, Hu, static_cast<size_t>(V)});
     std::vector<std::pair<uint16_t**, size_t>> plan16 = {
-        {&b.w16, params_.size()}, {&b.ln1_16, k * b.nc}, {&b.atty16, k * b.nc},
+        {&b.w16, params_.size()}, {&b.ln1_16, k * b.nc},  {&b.atty16, k * b.nc},
         {&b.ln2_16, k * b.nc},    {&b.act16, k * b.nact}, {&b.lnf16, b.nc},
         {&b.dout16, N * widest}};
     size_t total16 = 0;

@@ -140,7 +140,9 @@ TEST_P(ModelGradTest, Bf16StepsFollowRewrittenParamsAndAnyThreadCount) {
   stepped.InitParams(7);
   stepped.ZeroGrads();
   stepped.ForwardBackward(in.data(), tg.data(), B, T, 1.0f);
-  for (size_t i = 0; i < stepped.num_params(); i++) stepped.params()[i] -= 0.5f * stepped.grads()[i];
+  for (size_t i = 0; i < stepped.num_params(); i++) {
+    stepped.params()[i] -= 0.5f * stepped.grads()[i];
+  }
   stepped.ZeroGrads();
   const float loss = stepped.ForwardBackward(in.data(), tg.data(), B, T, 1.0f);
   const std::vector<float> grads(stepped.grads(), stepped.grads() + stepped.num_params());

@@ -193,8 +193,9 @@ TEST_P(MatmulTest, Bf16OnRoundedOperandsIsBitwiseTheProductRoundingThemPerCall) 
   for (bool transposed : {false, true}) {
     const int w_rows = transposed ? k.M : k.K, w_cols = transposed ? k.K : k.M;
     to_bf16(w16.data(), w.data(), w_rows, w_cols, w_cols);
-    const MatmulRun per_call = transposed ? RunMatmul(Bf16WtForward, Bf16WtBackward, k, inp, w, dout)
-                                          : RunMatmul(Bf16Forward, Bf16Backward, k, inp, w, dout);
+    const MatmulRun per_call = transposed
+                                   ? RunMatmul(Bf16WtForward, Bf16WtBackward, k, inp, w, dout)
+                                   : RunMatmul(Bf16Forward, Bf16Backward, k, inp, w, dout);
     for (int threads : {1, 2}) {
       MatmulRun once{std::vector<float>(k.N * k.M), std::vector<float>(k.N * k.K, 123.0f),
                      std::vector<float>(k.K * k.M, -1.0f)};
