@@ -23,9 +23,18 @@ uint16_t Bf16Bits(float x) {
   return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 
-// rows x cols floats (leading dimension ld) -> dense bf16 [rows, cols].
-__attribute__((target("avx512f,avx512bf16"))) void ToBf16(uint16_t* out, const float* in,
-                                                           int rows, int cols, int ld) {
+// The bf16 copies of both operands: one buffer each, grown the first time a
+// size is met, never shrunk.
+uint16_t* Scratch(int which, size_t n) {
+  static std::vector<uint16_t> scratch[2];
+  if (scratch[which].size() < n) scratch[which].resize(n);
+  return scratch[which].data();
+}
+
+}  // namespace
+
+__attribute__((target("avx512f,avx512bf16"))) void to_bf16(uint16_t* out, const float* in, int rows,
+                                                           int cols, int ld) {
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < rows; r++) {
     const float* src = in + static_cast<size_t>(r) * ld;
@@ -38,16 +47,6 @@ __attribute__((target("avx512f,avx512bf16"))) void ToBf16(uint16_t* out, const f
     for (; c < cols; c++) dst[c] = Bf16Bits(src[c]);
   }
 }
-
-// The bf16 copies of both operands: one buffer each, grown the first time a
-// size is met, never shrunk.
-uint16_t* Scratch(int which, size_t n) {
-  static std::vector<uint16_t> scratch[2];
-  if (scratch[which].size() < n) scratch[which].resize(n);
-  return scratch[which].data();
-}
-
-}  // namespace
 
 bool Bf16Supported() {
   __builtin_cpu_init();
@@ -63,10 +62,15 @@ void bf16gemm_pieces(bool trans_a, bool trans_b, int M, int N, int K, const floa
   const int b_rows = trans_b ? N : K, b_cols = trans_b ? K : N;
   uint16_t* a16 = Scratch(0, static_cast<size_t>(a_rows) * a_cols);
   uint16_t* b16 = Scratch(1, static_cast<size_t>(b_rows) * b_cols);
-  ToBf16(a16, A, a_rows, a_cols, lda);
-  ToBf16(b16, B, b_rows, b_cols, ldb);
-  dnnl_pieces(DnnlOperands::kBf16, trans_a, trans_b, M, N, K, a16, a_cols, b16, b_cols, beta, C,
-              ldc);
+  to_bf16(a16, A, a_rows, a_cols, lda);
+  to_bf16(b16, B, b_rows, b_cols, ldb);
+  bf16gemm_pieces_rounded(trans_a, trans_b, M, N, K, a16, a_cols, b16, b_cols, beta, C, ldc);
+}
+
+void bf16gemm_pieces_rounded(bool trans_a, bool trans_b, int M, int N, int K, const uint16_t* A,
+                             int lda, const uint16_t* B, int ldb, float beta, float* C, int ldc) {
+  assert(Bf16Supported() && !omp_in_parallel() && (beta == 0.0f || beta == 1.0f));
+  dnnl_pieces(DnnlOperands::kBf16, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 void round_to_bf16(float* out, const float* in, size_t n) {

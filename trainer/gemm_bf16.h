@@ -16,10 +16,19 @@
 // itself puts its map of arguments on the heap in every call (~5 small blocks,
 // freed before it returns; tests/trainer/no_alloc_test.cc).
 //
+// The operands can also come already rounded (to_bf16 +
+// bf16gemm_pieces_rounded): the trainer rounds each weight and activation
+// once per micro-batch and hands the copy to every product that reads it
+// (forward, input and weight gradient), where bf16gemm_pieces would round it
+// again in each. The products see the same bf16 values either way, so the
+// results are bitwise the same.
+//
 // Bf16Supported() says whether this CPU can; the trainer checks it once, on
 // entry (train_loop.cc), and refuses a bf16 config on a CPU without it.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace ratchet::train {
@@ -38,6 +47,19 @@ inline constexpr const char* kBf16Feature = "avx512_bf16";
 // operands live in one scratch buffer, grown the first time a size is met.
 void bf16gemm_pieces(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int lda,
                      const float* B, int ldb, float beta, float* C, int ldc);
+
+// Rounds rows x cols floats (rows ld apart) to dense bf16 out[rows, cols]
+// (uint16_t holding a float's top 16 bits; nearest even, NaN stays NaN): the
+// copy bf16gemm_pieces makes of each operand. REQUIRES: Bf16Supported(); call
+// at top level (an OpenMP loop over the rows).
+void to_bf16(uint16_t* out, const float* in, int rows, int cols, int ld);
+
+// As bf16gemm_pieces, with A and B already rounded (to_bf16; lda and ldb
+// count bf16 values): bitwise the same result as bf16gemm_pieces on the f32
+// operands they were rounded from. REQUIRES: as bf16gemm_pieces; needs no
+// scratch, so any thread may call it (one at a time: dnnl_pieces.h).
+void bf16gemm_pieces_rounded(bool trans_a, bool trans_b, int M, int N, int K, const uint16_t* A,
+                             int lda, const uint16_t* B, int ldb, float beta, float* C, int ldc);
 
 // Rounds n floats to bf16 (nearest even; NaN stays NaN) and back to float:
 // what the bf16 products see of their operands. For tests.

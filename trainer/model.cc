@@ -1,11 +1,13 @@
 #include "trainer/model.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
 
 #include "base/error.h"
+#include "trainer/gemm_bf16.h"
 #include "trainer/ops.h"
 #include "trainer/ops_math.h"
 
@@ -124,6 +126,19 @@ struct Model::Buffers {
   float* dact = nullptr;      // [N,H], dup's memory unless swiglu: gelu/relu2 backward in place
   float* dlogits = nullptr;   // [N,V]
   float* dlogits_raw = nullptr;  // [N,V] (softcap only)
+  // bf16 copies (training under "precision": "bf16" only). Each operand of a
+  // weight product is rounded once per micro-batch and the copy read by
+  // every product of it: an input by the forward and the weight gradient, a
+  // weight by the forward and the input gradient, an output gradient by
+  // both backward products (gemm_bf16.h).
+  std::vector<uint16_t, HugePageAllocator<uint16_t>> arena16;
+  uint16_t* w16 = nullptr;     // [num_params] the matrices' copies at their params offsets
+  uint16_t* ln1_16 = nullptr;  // [copies][N,C]
+  uint16_t* atty16 = nullptr;  // [copies][N,C]
+  uint16_t* ln2_16 = nullptr;  // [copies][N,C]
+  uint16_t* act16 = nullptr;   // [copies][N,H]
+  uint16_t* lnf16 = nullptr;   // [N,C]
+  uint16_t* dout16 = nullptr;  // [N, max(C, 3C, Hu, V)] the output gradient of one product
   // Sizes of one copy, for indexing.
   size_t nc = 0, n = 0, nqkv = 0, nrstd = 0, natt = 0, nup = 0, nact = 0;
   int copies = 1;
@@ -204,6 +219,21 @@ Model::Model(const Config& config, int batch, int seq, bool training)
     at += (size + 15) / 16 * 16;
   }
   if (training_ && !swiglu) b.dact = b.dup;
+  if (training_ && c.precision == Precision::kBf16) {
+    const size_t widest = std::max({3 * C, Hu, static_cast<size_t>(V)});
+    std::vector<std::pair<uint16_t**, size_t>> plan16 = {
+        {&b.w16, params_.size()}, {&b.ln1_16, k * b.nc},  {&b.atty16, k * b.nc},
+        {&b.ln2_16, k * b.nc},    {&b.act16, k * b.nact}, {&b.lnf16, b.nc},
+        {&b.dout16, N * widest}};
+    size_t total16 = 0;
+    for (auto& [ptr, size] : plan16) total16 += (size + 31) / 32 * 32;  // 64-byte aligned
+    b.arena16.assign(total16, 0);
+    size_t at16 = 0;
+    for (auto& [ptr, size] : plan16) {
+      *ptr = b.arena16.data() + at16;
+      at16 += (size + 31) / 32 * 32;
+    }
+  }
   if (c.pos == PosKind::kRope) {
     rope_tables(b.rope_cos, b.rope_sin, seq, c.head_size(), static_cast<float>(c.rope_base));
   }
@@ -252,6 +282,27 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
   const float* P = params_.data();
   OpTimes* tm = times_;
   auto slot = [tm](double OpTimes::*field) { return tm ? &(tm->*field) : nullptr; };
+  // out (+)= inp[N,K] · w[K,M]; under bf16 from copies of inp (into inp16,
+  // kept for the backward) and of w (into w16) rounded here.
+  const bool bf16 = prec == Precision::kBf16;
+  auto product = [&](float* out, const float* inp, uint16_t* inp16, const float* w, int K, int M,
+                     bool add) {
+    ScopedTimer timer(slot(&OpTimes::matmul));
+    if (bf16) {
+      uint16_t* w16 = b.w16 + (w - P);
+      to_bf16(inp16, inp, N, K, K);
+      to_bf16(w16, w, K, M, M);
+      if (add) {
+        matmul_forward_add_bf16(out, inp16, w16, N, K, M);
+      } else {
+        matmul_forward_bf16(out, inp16, w16, N, K, M);
+      }
+    } else if (add) {
+      matmul_forward_add(out, inp, w, N, K, M, prec);
+    } else {
+      matmul_forward(out, inp, w, N, K, M, prec);
+    }
+  };
 
   for (int i = 0; i < N; ++i) {
     b.tokens[i] = inputs[i];
@@ -302,12 +353,14 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
     float* ln2_rstd = b.ln2_rstd + k * b.n;
     float* up = b.up + k * b.nup;
     float* act = b.act + k * b.nact;
+    // The bf16 copies of this layer's product inputs (unused in fp32).
+    uint16_t* ln1_16 = bf16 ? b.ln1_16 + k * b.nc : nullptr;
+    uint16_t* atty16 = bf16 ? b.atty16 + k * b.nc : nullptr;
+    uint16_t* ln2_16 = bf16 ? b.ln2_16 + k * b.nc : nullptr;
+    uint16_t* act16 = bf16 ? b.act16 + k * b.nact : nullptr;
 
     norm(ln1, ln1_mean, ln1_rstd, x_in, ln1_g, ln1_b);
-    {
-      ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_forward(qkv_raw, ln1, wqkv, N, C, 3 * C, prec);
-    }
+    product(qkv_raw, ln1, ln1_16, wqkv, C, 3 * C, /*add=*/false);
     float* qkv = qkv_raw;
     {
       ScopedTimer timer(slot(&OpTimes::attention));
@@ -324,15 +377,9 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
       ScopedTimer timer(slot(&OpTimes::residual));
       internal::ParallelCopy(mid, x_in, b.nc);
     }
-    {
-      ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_forward_add(mid, atty, wo, N, C, C, prec);
-    }
+    product(mid, atty, atty16, wo, C, C, /*add=*/true);
     norm(ln2, ln2_mean, ln2_rstd, mid, ln2_g, ln2_b);
-    {
-      ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_forward(up, ln2, wfc, N, C, Hu, prec);
-    }
+    product(up, ln2, ln2_16, wfc, C, Hu, /*add=*/false);
     {
       ScopedTimer timer(slot(&OpTimes::activation));
       switch (c.activation) {
@@ -345,21 +392,23 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
       ScopedTimer timer(slot(&OpTimes::residual));
       internal::ParallelCopy(x_out, mid, b.nc);
     }
-    {
-      ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_forward_add(x_out, act, wproj, N, H, C, prec);
-    }
+    product(x_out, act, act16, wproj, H, C, /*add=*/true);
   }
   const float* x_final = b.res + (training_ ? L : L % 2) * b.nc;
   const TensorInfo* tf = &layout_[first_layer + L * per_layer];
   norm(b.lnf, b.lnf_mean, b.lnf_rstd, x_final, P + tf[0].offset, ln ? P + tf[1].offset : nullptr);
-  {
+  if (c.tie_embeddings) {
     ScopedTimer timer(slot(&OpTimes::matmul));
-    if (c.tie_embeddings) {
-      matmul_wt_forward(b.logits, b.lnf, P + layout_[0].offset, N, C, V, prec);
+    const float* wte = P + layout_[0].offset;
+    if (bf16) {
+      to_bf16(b.lnf16, b.lnf, N, C, C);
+      to_bf16(b.w16 + layout_[0].offset, wte, V, C, C);
+      matmul_wt_forward_bf16(b.logits, b.lnf16, b.w16 + layout_[0].offset, N, C, V);
     } else {
-      matmul_forward(b.logits, b.lnf, P + layout_.back().offset, N, C, V, prec);
+      matmul_wt_forward(b.logits, b.lnf, wte, N, C, V, prec);
     }
+  } else {
+    product(b.logits, b.lnf, b.lnf16, P + layout_.back().offset, C, V, /*add=*/false);
   }
   ScopedTimer timer(slot(&OpTimes::loss));
   if (c.logit_softcap > 0) {
@@ -392,6 +441,19 @@ void Model::Backward(int B, int T) {
   auto slot = [tm](double OpTimes::*field) { return tm ? &(tm->*field) : nullptr; };
   auto zero = internal::ParallelZero;
   const size_t NC = static_cast<size_t>(N) * C;
+  // dinp = dout[N,M] · wᵀ, dw += inpᵀ · dout for w [K,M]; under bf16 from
+  // the forward's copies of inp (inp16) and w, and dout rounded here once.
+  const bool bf16 = prec == Precision::kBf16;
+  auto product_backward = [&](float* dinp, float* dw, const float* dout, const float* inp,
+                              const uint16_t* inp16, const float* w, int K, int M) {
+    ScopedTimer timer(slot(&OpTimes::matmul));
+    if (bf16) {
+      to_bf16(b.dout16, dout, N, M, M);
+      matmul_backward_bf16(dinp, dw, b.dout16, inp16, b.w16 + (w - P), N, K, M);
+    } else {
+      matmul_backward(dinp, dw, dout, inp, w, N, K, M, prec);
+    }
+  };
 
   // Forward left dlogits = d(grad_scale * loss)/d(capped logits); undo the softcap.
   float* dlogits = b.dlogits;
@@ -414,15 +476,18 @@ void Model::Backward(int B, int T) {
   const size_t first_layer = c.pos == PosKind::kLearned ? 2 : 1;
   const size_t per_layer = ln ? 8 : 6;
   const TensorInfo* tf = &layout_[first_layer + L * per_layer];
-  {
+  if (c.tie_embeddings) {
     ScopedTimer timer(slot(&OpTimes::matmul));
-    if (c.tie_embeddings) {
-      matmul_wt_backward(b.dln, G + layout_[0].offset, dlogits, b.lnf, P + layout_[0].offset, N,
-                         C, V, prec);
+    const size_t o_wte = layout_[0].offset;
+    if (bf16) {
+      to_bf16(b.dout16, dlogits, N, V, V);
+      matmul_wt_backward_bf16(b.dln, G + o_wte, b.dout16, b.lnf16, b.w16 + o_wte, N, C, V);
     } else {
-      matmul_backward(b.dln, G + layout_.back().offset, dlogits, b.lnf, P + layout_.back().offset,
-                      N, C, V, prec);
+      matmul_wt_backward(b.dln, G + o_wte, dlogits, b.lnf, P + o_wte, N, C, V, prec);
     }
+  } else {
+    const size_t o_head = layout_.back().offset;
+    product_backward(b.dln, G + o_head, dlogits, b.lnf, b.lnf16, P + o_head, C, V);
   }
   zero(b.dres, NC);
   norm_backward(b.dres, G + tf[0].offset, ln ? G + tf[1].offset : nullptr, b.dln,
@@ -447,12 +512,13 @@ void Model::Backward(int B, int T) {
     const float* ln2 = b.ln2 + l * b.nc;
     const float* up = b.up + l * b.nup;
     const float* act = b.act + l * b.nact;
+    const uint16_t* ln1_16 = bf16 ? b.ln1_16 + l * b.nc : nullptr;
+    const uint16_t* atty16 = bf16 ? b.atty16 + l * b.nc : nullptr;
+    const uint16_t* ln2_16 = bf16 ? b.ln2_16 + l * b.nc : nullptr;
+    const uint16_t* act16 = bf16 ? b.act16 + l * b.nact : nullptr;
 
     // MLP block: x_out = mid + act · wproj; dres holds d x_out.
-    {
-      ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_backward(b.dact, G + o_wproj, b.dres, act, P + o_wproj, N, H, C, prec);
-    }
+    product_backward(b.dact, G + o_wproj, b.dres, act, act16, P + o_wproj, H, C);
     {
       ScopedTimer timer(slot(&OpTimes::activation));
       switch (c.activation) {
@@ -463,19 +529,13 @@ void Model::Backward(int B, int T) {
         case Activation::kSwiglu: swiglu_backward(b.dup, b.dact, up, N, H); break;
       }
     }
-    {
-      ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_backward(b.dln, G + o_wfc, b.dup, ln2, P + o_wfc, N, C, Hu, prec);
-    }
+    product_backward(b.dln, G + o_wfc, b.dup, ln2, ln2_16, P + o_wfc, C, Hu);
     // dres (now d mid) gets the norm's contribution added to the identity path.
     norm_backward(b.dres, G + o_ln2g, ln ? G + o_ln2b : nullptr, b.dln, mid, P + o_ln2g,
                   b.ln2_mean + l * b.n, b.ln2_rstd + l * b.n);
 
     // Attention block: mid = x_in + atty · wo.
-    {
-      ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_backward(b.datty, G + o_wo, b.dres, atty, P + o_wo, N, C, C, prec);
-    }
+    product_backward(b.datty, G + o_wo, b.dres, atty, atty16, P + o_wo, C, C);
     float* dqkv = b.dqkv;
     float* dspare = b.dqkv2;
     const float* qkv = c.qk_norm ? b.qkv_post + l * b.nqkv : qkv_raw;
@@ -493,10 +553,7 @@ void Model::Backward(int B, int T) {
         std::swap(dqkv, dspare);
       }
     }
-    {
-      ScopedTimer timer(slot(&OpTimes::matmul));
-      matmul_backward(b.dln, G + o_wqkv, dqkv, ln1, P + o_wqkv, N, C, 3 * C, prec);
-    }
+    product_backward(b.dln, G + o_wqkv, dqkv, ln1, ln1_16, P + o_wqkv, C, 3 * C);
     norm_backward(b.dres, G + o_ln1g, ln ? G + o_ln1b : nullptr, b.dln, x_in, P + o_ln1g,
                   b.ln1_mean + l * b.n, b.ln1_rstd + l * b.n);
   }

@@ -93,6 +93,21 @@ void matmul_wt_forward(float* out, const float* inp, const float* w, int N, int 
 void matmul_wt_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
                         int N, int K, int M, Precision precision = Precision::kFp32);
 
+// The same bf16 products on operands already rounded (to_bf16,
+// gemm_bf16.h: dense bf16 copies, same shapes as above), so that a tensor
+// read by several products is rounded once: bitwise the same outputs as the
+// Precision::kBf16 functions above on the f32 values they were rounded from.
+// REQUIRES: Bf16Supported().
+void matmul_forward_bf16(float* out, const uint16_t* inp, const uint16_t* w, int N, int K, int M);
+void matmul_forward_add_bf16(float* out, const uint16_t* inp, const uint16_t* w, int N, int K,
+                             int M);
+void matmul_backward_bf16(float* dinp, float* dw, const uint16_t* dout, const uint16_t* inp,
+                          const uint16_t* w, int N, int K, int M);
+void matmul_wt_forward_bf16(float* out, const uint16_t* inp, const uint16_t* w, int N, int K,
+                            int M);
+void matmul_wt_backward_bf16(float* dinp, float* dw, const uint16_t* dout, const uint16_t* inp,
+                             const uint16_t* w, int N, int K, int M);
+
 // ---------------------------------------------------------------- norms
 constexpr float kNormEps = 1e-5f;    // layernorm / rmsnorm of the residual
 constexpr float kQkNormEps = 1e-6f;  // qk_norm

@@ -2,6 +2,7 @@
 // sample of its parameters is nudged both ways and the central difference of
 // the loss is compared with the backward's gradient, under every choice of
 // activation, norm, positions, tying, qk_norm and softcap.
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "trainer/gemm_bf16.h"
 #include "trainer/model.h"
+#include "tests/trainer/ops_test_util.h"
 #include "trainer_test_util.h"
 
 namespace ratchet::train {
@@ -119,6 +121,40 @@ TEST_P(ModelGradTest, Bf16GradientsAreWithinBf16PrecisionOfTheFp32Ones) {
     EXPECT_LE(std::sqrt(diff2), 0.05 * std::sqrt(ref2) + 1e-6)
         << GetParam().name << " " << t.name << ": relative error "
         << std::sqrt(diff2 / std::max(ref2, 1e-30));
+  }
+}
+
+// The bf16 copies of the weights are made in every forward: a model whose
+// params were rewritten after a step (as the optimizer does) computes what a
+// fresh model given those params computes, bit for bit, on 1 or 2 threads.
+TEST_P(ModelGradTest, Bf16StepsFollowRewrittenParamsAndAnyThreadCount) {
+  if (!Bf16Supported()) GTEST_SKIP() << "this CPU has no " << kBf16Feature;
+  Config c = testing::TinyConfig(GetParam().overrides);
+  c.precision = Precision::kBf16;
+  const int B = c.batch_size, T = c.seq_len;
+  std::mt19937 rng(5);
+  std::vector<uint8_t> in(B * T), tg(B * T);
+  for (auto& x : in) x = static_cast<uint8_t>(rng() % 256);
+  for (auto& x : tg) x = static_cast<uint8_t>(rng() % 256);
+  Model stepped(c, B, T, /*training=*/true);
+  stepped.InitParams(7);
+  stepped.ZeroGrads();
+  stepped.ForwardBackward(in.data(), tg.data(), B, T, 1.0f);
+  for (size_t i = 0; i < stepped.num_params(); i++) {
+    stepped.params()[i] -= 0.5f * stepped.grads()[i];
+  }
+  stepped.ZeroGrads();
+  const float loss = stepped.ForwardBackward(in.data(), tg.data(), B, T, 1.0f);
+  const std::vector<float> grads(stepped.grads(), stepped.grads() + stepped.num_params());
+  for (int threads : {1, 2}) {
+    testing::WithThreads(threads, [&] {
+      Model fresh(c, B, T, /*training=*/true);
+      std::copy(stepped.params(), stepped.params() + stepped.num_params(), fresh.params());
+      fresh.ZeroGrads();
+      EXPECT_EQ(fresh.ForwardBackward(in.data(), tg.data(), B, T, 1.0f), loss) << threads;
+      const std::vector<float> g(fresh.grads(), fresh.grads() + fresh.num_params());
+      EXPECT_TRUE(testing::BitwiseEqual(g, grads)) << GetParam().name << " " << threads;
+    });
   }
 }
 

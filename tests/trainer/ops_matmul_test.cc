@@ -178,6 +178,52 @@ TEST_P(MatmulTest, IsDeterministicAndThreadCountInvariant) {
   });
 }
 
+// Operands rounded once (to_bf16) and handed to the products, as the model
+// does, give bitwise what the products rounding them per call give, for both
+// layouts, on 1 and 2 threads.
+TEST_P(MatmulTest, Bf16OnRoundedOperandsIsBitwiseTheProductRoundingThemPerCall) {
+  if (!Bf16Supported()) GTEST_SKIP() << "this CPU has no " << kBf16Feature;
+  const MatmulCase k = GetParam();
+  const auto inp = RandomVector(k.N * k.K, 22);
+  const auto w = RandomVector(k.K * k.M, 23);
+  const auto dout = RandomVector(k.N * k.M, 24);
+  std::vector<uint16_t> inp16(inp.size()), w16(w.size()), dout16(dout.size());
+  to_bf16(inp16.data(), inp.data(), k.N, k.K, k.K);
+  to_bf16(dout16.data(), dout.data(), k.N, k.M, k.M);
+  for (bool transposed : {false, true}) {
+    const int w_rows = transposed ? k.M : k.K, w_cols = transposed ? k.K : k.M;
+    to_bf16(w16.data(), w.data(), w_rows, w_cols, w_cols);
+    const MatmulRun per_call = transposed
+                                   ? RunMatmul(Bf16WtForward, Bf16WtBackward, k, inp, w, dout)
+                                   : RunMatmul(Bf16Forward, Bf16Backward, k, inp, w, dout);
+    for (int threads : {1, 2}) {
+      MatmulRun once{std::vector<float>(k.N * k.M), std::vector<float>(k.N * k.K, 123.0f),
+                     std::vector<float>(k.K * k.M, -1.0f)};
+      WithThreads(threads, [&] {
+        if (transposed) {
+          matmul_wt_forward_bf16(once.out.data(), inp16.data(), w16.data(), k.N, k.K, k.M);
+          matmul_wt_backward_bf16(once.dinp.data(), once.dw.data(), dout16.data(), inp16.data(),
+                                  w16.data(), k.N, k.K, k.M);
+        } else {
+          matmul_forward_bf16(once.out.data(), inp16.data(), w16.data(), k.N, k.K, k.M);
+          matmul_backward_bf16(once.dinp.data(), once.dw.data(), dout16.data(), inp16.data(),
+                               w16.data(), k.N, k.K, k.M);
+        }
+      });
+      EXPECT_TRUE(BitwiseEqual(per_call.out, once.out)) << transposed << " " << threads;
+      EXPECT_TRUE(BitwiseEqual(per_call.dinp, once.dinp)) << transposed << " " << threads;
+      EXPECT_TRUE(BitwiseEqual(per_call.dw, once.dw)) << transposed << " " << threads;
+    }
+  }
+  // The residual form adds to what out held, like matmul_forward_add.
+  const auto residual = RandomVector(k.N * k.M, 25);
+  std::vector<float> add_once = residual, add_per_call = residual;
+  to_bf16(w16.data(), w.data(), k.K, k.M, k.M);
+  matmul_forward_add_bf16(add_once.data(), inp16.data(), w16.data(), k.N, k.K, k.M);
+  matmul_forward_add(add_per_call.data(), inp.data(), w.data(), k.N, k.K, k.M, Precision::kBf16);
+  EXPECT_TRUE(BitwiseEqual(add_per_call, add_once));
+}
+
 INSTANTIATE_TEST_SUITE_P(Sizes, MatmulTest,
                          ::testing::Values(MatmulCase{7, 12, 5}, MatmulCase{1, 3, 1},
                                            MatmulCase{37, 64, 45}, MatmulCase{256, 96, 288}));
