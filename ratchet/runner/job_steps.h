@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ratchet/runner/runner.h"
+#include "ratchet/runner/slurm_job.h"
 
 namespace ratchet {
 
@@ -53,5 +54,21 @@ std::vector<RunResult> RunStepsAsOneJob(ProcessRunner& job_runner,
                                         const std::vector<RunRequest>& steps,
                                         const std::function<void(size_t)>& before_step,
                                         bool hardware = false);
+
+// RunSteps of a Slurm runner `Runner` (SlurmRunner, SrunRunner) with these
+// options: one job when options.step_runner is set, each step a job of its
+// own otherwise (`self`, the base class's loop). The step runner reports
+// the node's hardware itself, so the job starts no probe.
+template <typename Runner>
+std::vector<RunResult> RunStepsAsSlurmJob(Runner& self, const SlurmOptions& options,
+                                          const std::vector<RunRequest>& steps,
+                                          const std::function<void(size_t)>& before_step) {
+  if (options.step_runner.empty()) return self.ProcessRunner::RunSteps(steps, before_step);
+  SlurmOptions without_probe = options;
+  without_probe.hardware_probe.clear();
+  Runner job_runner(without_probe);
+  return RunStepsAsOneJob(job_runner, options.step_runner, steps, before_step,
+                          !options.hardware_probe.empty());
+}
 
 }  // namespace ratchet

@@ -118,13 +118,7 @@ RunResult SrunRunner::Run(const RunRequest& original) {
 
 std::vector<RunResult> SrunRunner::RunSteps(const std::vector<RunRequest>& steps,
                                          const std::function<void(size_t)>& before_step) {
-  if (options_.step_runner.empty()) return ProcessRunner::RunSteps(steps, before_step);
-  // The step runner reports the node's hardware itself: no probe to start.
-  SlurmOptions options = options_;
-  options.hardware_probe.clear();
-  SrunRunner job_runner(options);
-  return RunStepsAsOneJob(job_runner, options_.step_runner, steps, before_step,
-                          !options_.hardware_probe.empty());
+  return RunStepsAsSlurmJob(*this, options_, steps, before_step);
 }
 
 }  // namespace ratchet
