@@ -298,37 +298,6 @@ TEST_F(E2E, TrainCommandSeesOnlyTheTrainData) {
   EXPECT_EQ(seen.find("val.bin"), std::string::npos) << seen;
 }
 
-// Runs `ratchet run` in a thread and returns the controller's pid once started.
-class Background {
- public:
-  explicit Background(std::vector<std::string> argv, const fs::path& logs) {
-    request_.argv = std::move(argv);
-    request_.stdout_path = logs / "bg.out";
-    request_.stderr_path = logs / "bg.err";
-    request_.timeout_seconds = 120;
-    request_.on_start = [this](pid_t pgid) { pid_ = pgid; };
-    thread_ = std::thread([this] { result_ = runner_.Run(request_); });
-    while (pid_.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ~Background() {
-    if (!thread_.joinable()) return;
-    ::kill(pid(), SIGKILL);
-    thread_.join();
-  }
-  pid_t pid() const { return pid_.load(); }
-  RunResult Wait() {
-    thread_.join();
-    return result_;
-  }
-
- private:
-  PosixProcessRunner runner_;
-  RunRequest request_;
-  RunResult result_;
-  std::atomic<pid_t> pid_{0};
-  std::thread thread_;
-};
-
 // Waits until the store shows experiment `seq` in `phase_prefix`.
 void WaitForPhase(const fs::path& workspace, int64_t seq, const std::string& phase_prefix) {
   for (int i = 0; i < 2000; ++i) {
@@ -349,7 +318,7 @@ void WaitForPhase(const fs::path& workspace, int64_t seq, const std::string& pha
 TEST_F(E2E, FirstInterruptFinishesTheCurrentExperimentThenStops) {
   fs::path spec =
       WriteToySpec(temp_.path(), "toy.json", {{"train", {{"argv", ShellThenToy("sleep 0.5")}}}});
-  Background run(RatchetArgs({"run", spec.string(), "--workspace", Workspace().string()}),
+  BackgroundRun run(RatchetArgs({"run", spec.string(), "--workspace", Workspace().string()}),
                  temp_.path());
   WaitForPhase(Workspace(), 1, "measure train");
   ::kill(run.pid(), SIGINT);
@@ -363,7 +332,7 @@ TEST_F(E2E, FirstInterruptFinishesTheCurrentExperimentThenStops) {
 
 TEST_F(E2E, SecondInterruptKillsTheCurrentExperimentAndRecordsIt) {
   fs::path spec = SpecWithSpace({{"hang", {{"type", "bool"}}}});
-  Background run(RatchetArgs({"run", spec.string(), "--workspace", Workspace().string()}),
+  BackgroundRun run(RatchetArgs({"run", spec.string(), "--workspace", Workspace().string()}),
                  temp_.path());
   WaitForPhase(Workspace(), 1, "measure train");
   ::kill(run.pid(), SIGINT);

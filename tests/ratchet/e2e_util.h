@@ -5,10 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/fs.h"
@@ -103,5 +108,37 @@ inline std::vector<std::string> RatchetArgs(std::vector<std::string> args) {
   args.insert(args.begin(), (BinDir() / "ratchet").string());
   return args;
 }
+
+// `ratchet run` (or any program) in a thread; pid() once it started. A test
+// that fails before Wait() still leaves no controller behind.
+class BackgroundRun {
+ public:
+  BackgroundRun(std::vector<std::string> argv, const fs::path& logs) {
+    request_.argv = std::move(argv);
+    request_.stdout_path = logs / "bg.out";
+    request_.stderr_path = logs / "bg.err";
+    request_.timeout_seconds = 120;
+    request_.on_start = [this](pid_t pgid) { pid_ = pgid; };
+    thread_ = std::thread([this] { result_ = runner_.Run(request_); });
+    while (pid_.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ~BackgroundRun() {
+    if (!thread_.joinable()) return;
+    ::kill(pid(), SIGKILL);
+    thread_.join();
+  }
+  pid_t pid() const { return pid_.load(); }
+  RunResult Wait() {
+    thread_.join();
+    return result_;
+  }
+
+ private:
+  PosixProcessRunner runner_;
+  RunRequest request_;
+  RunResult result_;
+  std::atomic<pid_t> pid_{0};
+  std::thread thread_;
+};
 
 }  // namespace ratchet::testing

@@ -207,37 +207,6 @@ void WaitForTraining(const fs::path& workspace, const std::string& tag, int coun
   FAIL() << count << " experiments never trained at once";
 }
 
-// `ratchet run` with two candidates in flight, in a thread; pid() once it started.
-class BackgroundRun {
- public:
-  BackgroundRun(std::vector<std::string> argv, const fs::path& logs) {
-    request_.argv = std::move(argv);
-    request_.stdout_path = logs / "bg.out";
-    request_.stderr_path = logs / "bg.err";
-    request_.timeout_seconds = 120;
-    request_.on_start = [this](pid_t pgid) { pid_ = pgid; };
-    thread_ = std::thread([this] { result_ = runner_.Run(request_); });
-    while (pid_.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ~BackgroundRun() {  // a failed test still leaves no controller behind
-    if (!thread_.joinable()) return;
-    ::kill(pid(), SIGKILL);
-    thread_.join();
-  }
-  pid_t pid() const { return pid_.load(); }
-  RunResult Wait() {
-    thread_.join();
-    return result_;
-  }
-
- private:
-  PosixProcessRunner runner_;
-  RunRequest request_;
-  RunResult result_;
-  std::atomic<pid_t> pid_{0};
-  std::thread thread_;
-};
-
 bool ProcessGroupAlive(int64_t pgid) { return ::kill(-static_cast<pid_t>(pgid), 0) == 0; }
 
 TEST_F(ParallelE2E, KilledWithTwoInFlightResumesByMeasuringBothAgain) {
