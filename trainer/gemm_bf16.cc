@@ -33,18 +33,20 @@ uint16_t* Scratch(int which, size_t n) {
 
 }  // namespace
 
-__attribute__((target("avx512f,avx512bf16"))) void to_bf16(uint16_t* out, const float* in, int rows,
-                                                           int cols, int ld) {
+__attribute__((target("avx512f,avx512bf16"))) void to_bf16_row(uint16_t* out, const float* in,
+                                                               int cols) {
+  int c = 0;
+  for (; c + 16 <= cols; c += 16) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c),
+                        (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(in + c)));
+  }
+  for (; c < cols; c++) out[c] = Bf16Bits(in[c]);
+}
+
+void to_bf16(uint16_t* out, const float* in, int rows, int cols, int ld) {
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < rows; r++) {
-    const float* src = in + static_cast<size_t>(r) * ld;
-    uint16_t* dst = out + static_cast<size_t>(r) * cols;
-    int c = 0;
-    for (; c + 16 <= cols; c += 16) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + c),
-                          (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + c)));
-    }
-    for (; c < cols; c++) dst[c] = Bf16Bits(src[c]);
+    to_bf16_row(out + static_cast<size_t>(r) * cols, in + static_cast<size_t>(r) * ld, cols);
   }
 }
 

@@ -54,6 +54,11 @@ void bf16gemm_pieces(bool trans_a, bool trans_b, int M, int N, int K, const floa
 // at top level (an OpenMP loop over the rows).
 void to_bf16(uint16_t* out, const float* in, int rows, int cols, int ld);
 
+// One row of to_bf16: out[0, cols) = in[0, cols) rounded. For ops that round
+// their own output while it is in cache (layernorm_forward_bf16, ...); any
+// thread may call it. REQUIRES: Bf16Supported().
+void to_bf16_row(uint16_t* out, const float* in, int cols);
+
 // As bf16gemm_pieces, with A and B already rounded (to_bf16; lda and ldb
 // count bf16 values): bitwise the same result as bf16gemm_pieces on the f32
 // operands they were rounded from. REQUIRES: as bf16gemm_pieces; needs no

@@ -104,11 +104,11 @@ struct Model::Buffers {
   float* qk_rstd = nullptr;   // [copies][N,2,NH]; only with qk_norm
   float* att = nullptr;       // [copies][B,NH,T,T]
   float* atty = nullptr;      // [copies][N,C]
-  float* ln2 = nullptr;       // [copies][N,C]
+  float* ln2 = nullptr;       // [copies][N,C]; not under bf16 (ln2_16 instead), as ln1, lnf
   float* ln2_mean = nullptr;  // [copies][N]
   float* ln2_rstd = nullptr;  // [copies][N]
   float* up = nullptr;        // [copies][N,Hu]
-  float* act = nullptr;       // [copies][N,H]
+  float* act = nullptr;       // [copies][N,H]; not under bf16 with gelu (act16 instead)
   float* lnf = nullptr;       // [N,C]
   float* lnf_mean = nullptr;  // [N]
   float* lnf_rstd = nullptr;  // [N]
@@ -174,11 +174,15 @@ Model::Model(const Config& config, int batch, int seq, bool training)
   const bool qkn = c.qk_norm;
   const bool swiglu = c.activation == Activation::kSwiglu;
   const size_t half = c.head_size() / 2;
+  // Under bf16 the norms (and GELU) write their outputs rounded, straight
+  // into the bf16 copies (plan16): their fp32 buffers stay unallocated.
+  const bool rounded_out = training_ && c.precision == Precision::kBf16;
+  const bool rounded_act = rounded_out && c.activation == Activation::kGelu;
   // (pointer, floats) in arena order; offsets assigned after sizing.
   std::vector<std::pair<float**, size_t>> plan = {
       {&b.res, res_copies * b.nc},
       {&b.mid, k * b.nc},
-      {&b.ln1, k * b.nc},
+      {&b.ln1, rounded_out ? 0 : k * b.nc},
       {&b.ln1_mean, k * N},
       {&b.ln1_rstd, k * N},
       {&b.qkv_raw, k * b.nqkv},
@@ -186,12 +190,12 @@ Model::Model(const Config& config, int batch, int seq, bool training)
       {&b.qk_rstd, qkn ? k * b.nrstd : 0},
       {&b.att, k * b.natt},
       {&b.atty, k * b.nc},
-      {&b.ln2, k * b.nc},
+      {&b.ln2, rounded_out ? 0 : k * b.nc},
       {&b.ln2_mean, k * N},
       {&b.ln2_rstd, k * N},
       {&b.up, k * b.nup},
-      {&b.act, k * b.nact},
-      {&b.lnf, b.nc},
+      {&b.act, rounded_act ? 0 : k * b.nact},
+      {&b.lnf, rounded_out ? 0 : b.nc},
       {&b.lnf_mean, N},
       {&b.lnf_rstd, N},
       {&b.logits, N * V},
@@ -283,14 +287,15 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
   OpTimes* tm = times_;
   auto slot = [tm](double OpTimes::*field) { return tm ? &(tm->*field) : nullptr; };
   // out (+)= inp[N,K] · w[K,M]; under bf16 from copies of inp (into inp16,
-  // kept for the backward) and of w (into w16) rounded here.
+  // kept for the backward; inp nullptr: the op before wrote it rounded) and
+  // of w (into w16) rounded here.
   const bool bf16 = prec == Precision::kBf16;
   auto product = [&](float* out, const float* inp, uint16_t* inp16, const float* w, int K, int M,
                      bool add) {
     ScopedTimer timer(slot(&OpTimes::matmul));
     if (bf16) {
       uint16_t* w16 = b.w16 + (w - P);
-      to_bf16(inp16, inp, N, K, K);
+      if (inp) to_bf16(inp16, inp, N, K, K);
       to_bf16(w16, w, K, M, M);
       if (add) {
         matmul_forward_add_bf16(out, inp16, w16, N, K, M);
@@ -313,14 +318,21 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
     const float* wpe = c.pos == PosKind::kLearned ? P + tensor("wpe").offset : nullptr;
     encoder_forward(b.res, b.tokens.data(), P + layout_[0].offset, wpe, B, T, C);
   }
-  auto norm = [&](float* out, float* mean, float* rstd, const float* inp, const float* g,
-                  const float* bias) {
+  // A norm's output only feeds a product: under bf16 it is written rounded
+  // (into out16), the fp32 out left unwritten.
+  auto norm = [&](float* out, uint16_t* out16, float* mean, float* rstd, const float* inp,
+                  const float* g, const float* bias) {
     ScopedTimer timer(slot(&OpTimes::norm));
-    if (ln) {
+    if (bf16 && ln) {
+      layernorm_forward_bf16(out16, mean, rstd, inp, g, bias, N, C);
+    } else if (bf16) {
+      rmsnorm_forward_bf16(out16, rstd, inp, g, N, C);
+    } else if (ln) {
       layernorm_forward(out, mean, rstd, inp, g, bias, N, C);
     } else {
       rmsnorm_forward(out, rstd, inp, g, N, C);
     }
+    return bf16 ? nullptr : out;  // what the product rounds (product's inp)
   };
   // Tensor order per layer in the arena (see ParamLayout).
   const size_t first_layer = c.pos == PosKind::kLearned ? 2 : 1;
@@ -342,25 +354,25 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
     float* x_in = b.res + (training_ ? l : l % 2) * b.nc;
     float* x_out = b.res + (training_ ? l + 1 : (l + 1) % 2) * b.nc;
     float* mid = b.mid + k * b.nc;
-    float* ln1 = b.ln1 + k * b.nc;
+    float* ln1 = bf16 ? nullptr : b.ln1 + k * b.nc;
     float* ln1_mean = b.ln1_mean + k * b.n;
     float* ln1_rstd = b.ln1_rstd + k * b.n;
     float* qkv_raw = b.qkv_raw + k * b.nqkv;
     float* att = b.att + k * b.natt;
     float* atty = b.atty + k * b.nc;
-    float* ln2 = b.ln2 + k * b.nc;
+    float* ln2 = bf16 ? nullptr : b.ln2 + k * b.nc;
     float* ln2_mean = b.ln2_mean + k * b.n;
     float* ln2_rstd = b.ln2_rstd + k * b.n;
     float* up = b.up + k * b.nup;
-    float* act = b.act + k * b.nact;
+    float* act = b.act ? b.act + k * b.nact : nullptr;
     // The bf16 copies of this layer's product inputs (unused in fp32).
     uint16_t* ln1_16 = bf16 ? b.ln1_16 + k * b.nc : nullptr;
     uint16_t* atty16 = bf16 ? b.atty16 + k * b.nc : nullptr;
     uint16_t* ln2_16 = bf16 ? b.ln2_16 + k * b.nc : nullptr;
     uint16_t* act16 = bf16 ? b.act16 + k * b.nact : nullptr;
 
-    norm(ln1, ln1_mean, ln1_rstd, x_in, ln1_g, ln1_b);
-    product(qkv_raw, ln1, ln1_16, wqkv, C, 3 * C, /*add=*/false);
+    product(qkv_raw, norm(ln1, ln1_16, ln1_mean, ln1_rstd, x_in, ln1_g, ln1_b), ln1_16, wqkv, C,
+            3 * C, /*add=*/false);
     float* qkv = qkv_raw;
     {
       ScopedTimer timer(slot(&OpTimes::attention));
@@ -378,12 +390,20 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
       internal::ParallelCopy(mid, x_in, b.nc);
     }
     product(mid, atty, atty16, wo, C, C, /*add=*/true);
-    norm(ln2, ln2_mean, ln2_rstd, mid, ln2_g, ln2_b);
-    product(up, ln2, ln2_16, wfc, C, Hu, /*add=*/false);
+    product(up, norm(ln2, ln2_16, ln2_mean, ln2_rstd, mid, ln2_g, ln2_b), ln2_16, wfc, C, Hu,
+            /*add=*/false);
+    const float* act_in = act;  // product's inp: nullptr once act16 holds it rounded
     {
       ScopedTimer timer(slot(&OpTimes::activation));
       switch (c.activation) {
-        case Activation::kGelu: gelu_forward(act, up, static_cast<size_t>(N) * H); break;
+        case Activation::kGelu:
+          if (bf16) {
+            gelu_forward_bf16(act16, up, N, H);
+            act_in = nullptr;
+          } else {
+            gelu_forward(act, up, static_cast<size_t>(N) * H);
+          }
+          break;
         case Activation::kRelu2: relu2_forward(act, up, static_cast<size_t>(N) * H); break;
         case Activation::kSwiglu: swiglu_forward(act, up, N, H); break;
       }
@@ -392,23 +412,23 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
       ScopedTimer timer(slot(&OpTimes::residual));
       internal::ParallelCopy(x_out, mid, b.nc);
     }
-    product(x_out, act, act16, wproj, H, C, /*add=*/true);
+    product(x_out, act_in, act16, wproj, H, C, /*add=*/true);
   }
   const float* x_final = b.res + (training_ ? L : L % 2) * b.nc;
   const TensorInfo* tf = &layout_[first_layer + L * per_layer];
-  norm(b.lnf, b.lnf_mean, b.lnf_rstd, x_final, P + tf[0].offset, ln ? P + tf[1].offset : nullptr);
+  const float* lnf = norm(b.lnf, b.lnf16, b.lnf_mean, b.lnf_rstd, x_final, P + tf[0].offset,
+                         ln ? P + tf[1].offset : nullptr);
   if (c.tie_embeddings) {
     ScopedTimer timer(slot(&OpTimes::matmul));
     const float* wte = P + layout_[0].offset;
     if (bf16) {
-      to_bf16(b.lnf16, b.lnf, N, C, C);
       to_bf16(b.w16 + layout_[0].offset, wte, V, C, C);
       matmul_wt_forward_bf16(b.logits, b.lnf16, b.w16 + layout_[0].offset, N, C, V);
     } else {
       matmul_wt_forward(b.logits, b.lnf, wte, N, C, V, prec);
     }
   } else {
-    product(b.logits, b.lnf, b.lnf16, P + layout_.back().offset, C, V, /*add=*/false);
+    product(b.logits, lnf, b.lnf16, P + layout_.back().offset, C, V, /*add=*/false);
   }
   ScopedTimer timer(slot(&OpTimes::loss));
   if (c.logit_softcap > 0) {
@@ -505,13 +525,13 @@ void Model::Backward(int B, int T) {
 
     const float* x_in = b.res + l * b.nc;
     const float* mid = b.mid + l * b.nc;
-    const float* ln1 = b.ln1 + l * b.nc;
+    const float* ln1 = bf16 ? nullptr : b.ln1 + l * b.nc;
     const float* qkv_raw = b.qkv_raw + l * b.nqkv;
     const float* att = b.att + l * b.natt;
     const float* atty = b.atty + l * b.nc;
-    const float* ln2 = b.ln2 + l * b.nc;
+    const float* ln2 = bf16 ? nullptr : b.ln2 + l * b.nc;
     const float* up = b.up + l * b.nup;
-    const float* act = b.act + l * b.nact;
+    const float* act = b.act ? b.act + l * b.nact : nullptr;
     const uint16_t* ln1_16 = bf16 ? b.ln1_16 + l * b.nc : nullptr;
     const uint16_t* atty16 = bf16 ? b.atty16 + l * b.nc : nullptr;
     const uint16_t* ln2_16 = bf16 ? b.ln2_16 + l * b.nc : nullptr;

@@ -116,6 +116,12 @@ constexpr float kQkNormEps = 1e-6f;  // qk_norm
 // saves mean[N], rstd[N] for the backward.
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* g,
                        const float* b, int N, int C);
+// As layernorm_forward, with out16 = to_bf16 of what out would hold, each
+// row rounded while it is in cache: under "precision": "bf16" a norm's
+// output only feeds products, which read the bf16 copy, so the fp32 one is
+// never written. REQUIRES: Bf16Supported().
+void layernorm_forward_bf16(uint16_t* out16, float* mean, float* rstd, const float* inp,
+                            const float* g, const float* b, int N, int C);
 // dinp[N,C] +=, dg[C] +=, db[C] += .
 void layernorm_backward(float* dinp, float* dg, float* db, const float* dout, const float* inp,
                         const float* g, const float* mean, const float* rstd, int N, int C);
@@ -124,6 +130,9 @@ void layernorm_backward(float* dinp, float* dg, float* db, const float* dout, co
 // eps); saves rstd[N].
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g, int N, int C,
                      float eps = kNormEps);
+// As rmsnorm_forward, the output rounded to bf16 (layernorm_forward_bf16).
+void rmsnorm_forward_bf16(uint16_t* out16, float* rstd, const float* inp, const float* g, int N,
+                          int C, float eps = kNormEps);
 // dinp[N,C] +=, dg[C] += (dg ignored when g is nullptr).
 void rmsnorm_backward(float* dinp, float* dg, const float* dout, const float* inp, const float* g,
                       const float* rstd, int N, int C);
@@ -133,6 +142,9 @@ void rmsnorm_backward(float* dinp, float* dg, const float* dout, const float* in
 // may be dout itself).
 void gelu_forward(float* out, const float* inp, size_t n);
 void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n);
+// gelu_forward of inp[rows, cols], rounded to bf16 row by row in cache:
+// out16 = to_bf16 of what gelu_forward would write. REQUIRES: Bf16Supported().
+void gelu_forward_bf16(uint16_t* out16, const float* inp, int rows, int cols);
 void relu2_forward(float* out, const float* inp, size_t n);
 void relu2_backward(float* dinp, const float* dout, const float* inp, size_t n);
 // inp [N,2H]: gate = inp[:, :H], up = inp[:, H:]; out[N,H] = silu(gate) * up.

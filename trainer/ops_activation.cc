@@ -2,6 +2,7 @@
 // goes through the vector code of ops_math.h.
 #include <algorithm>
 
+#include "trainer/gemm_bf16.h"
 #include "trainer/ops.h"
 #include "trainer/ops_math.h"
 
@@ -19,6 +20,12 @@ constexpr float kGeluCube = 0.044715f;
 
 inline Vec GeluArg(Vec x) { return kGeluScale * (x + kGeluCube * x * x * x); }
 
+inline Vec Gelu(Vec x) {
+  Vec s, one_minus_s;
+  SigmoidPair(2.0f * GeluArg(x), &s, &one_minus_s);
+  return x * s;
+}
+
 }  // namespace
 
 void gelu_forward(float* out, const float* inp, size_t n) {
@@ -27,11 +34,22 @@ void gelu_forward(float* out, const float* inp, size_t n) {
   // in the far negative tail, where 1 + tanh(u) cancels.
   internal::ParallelForLanes(n, [&](size_t i, int count) {
     internal::PrefetchAhead(inp + i);
-    const Vec x = LoadN(inp + i, count);
-    Vec s, one_minus_s;
-    SigmoidPair(2.0f * GeluArg(x), &s, &one_minus_s);
-    StoreN(out + i, x * s, count);
+    StoreN(out + i, Gelu(LoadN(inp + i, count)), count);
   });
+}
+
+void gelu_forward_bf16(uint16_t* out16, const float* inp, int rows, int cols) {
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; r++) {
+    const float* x = inp + static_cast<size_t>(r) * cols;
+    float* y = internal::ThreadBuffer(cols);
+    for (int c = 0; c < cols; c += internal::kLanes) {
+      const int count = std::min(internal::kLanes, cols - c);
+      internal::PrefetchAhead(x + c);
+      StoreN(y + c, Gelu(LoadN(x + c, count)), count);
+    }
+    to_bf16_row(out16 + static_cast<size_t>(r) * cols, y, cols);
+  }
 }
 
 void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n) {

@@ -9,6 +9,7 @@
 #include <cassert>
 #include <cmath>
 
+#include "trainer/gemm_bf16.h"
 #include "trainer/ops.h"
 #include "trainer/ops_math.h"
 
@@ -38,13 +39,20 @@ void AddChunkSums(float* dst, const float* partial, int chunks, size_t stride, i
 
 }  // namespace
 
-void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* g,
-                       const float* b, int N, int C) {
-  // out [N,C], mean [N], rstd [N], inp [N,C], g [C], b [C]
+namespace {
+
+// The row loops of the forward norms write row n's output to out_row(n) and
+// hand it to done(n, row): the fp32 forms write it in place, the bf16 forms
+// into a thread's row buffer and round it from there while it is in cache.
+// Both run the same arithmetic, so the bf16 output is bitwise to_bf16 of
+// the fp32 one.
+template <class OutRow, class Done>
+void LayerNormRows(const OutRow& out_row, const Done& done, float* mean, float* rstd,
+                   const float* inp, const float* g, const float* b, int N, int C) {
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; n++) {
     const float* x = inp + static_cast<size_t>(n) * C;
-    float* y = out + static_cast<size_t>(n) * C;
+    float* y = out_row(n);
     internal::PrefetchRow(x + kRowsAhead * C, C);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -58,7 +66,48 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
     for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * g[c] + b[c];
     mean[n] = m;
     rstd[n] = r;
+    done(n, y);
   }
+}
+
+template <class OutRow, class Done>
+void RmsNormRows(const OutRow& out_row, const Done& done, float* rstd, const float* inp,
+                 const float* g, int N, int C, float eps) {
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    const float* x = inp + static_cast<size_t>(n) * C;
+    float* y = out_row(n);
+    internal::PrefetchRow(x + kRowsAhead * C, C);
+    float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+    for (int c = 0; c < C; c++) ss += x[c] * x[c];
+    const float r = 1.0f / std::sqrt(ss / C + eps);
+    if (g) {
+#pragma omp simd
+      for (int c = 0; c < C; c++) y[c] = x[c] * r * g[c];
+    } else {
+#pragma omp simd
+      for (int c = 0; c < C; c++) y[c] = x[c] * r;
+    }
+    rstd[n] = r;
+    done(n, y);
+  }
+}
+
+}  // namespace
+
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* g,
+                       const float* b, int N, int C) {
+  // out [N,C], mean [N], rstd [N], inp [N,C], g [C], b [C]
+  LayerNormRows([&](int n) { return out + static_cast<size_t>(n) * C; }, [](int, const float*) {},
+                mean, rstd, inp, g, b, N, C);
+}
+
+void layernorm_forward_bf16(uint16_t* out16, float* mean, float* rstd, const float* inp,
+                            const float* g, const float* b, int N, int C) {
+  LayerNormRows([&](int) { return internal::ThreadBuffer(C); },
+                [&](int n, const float* y) { to_bf16_row(out16 + static_cast<size_t>(n) * C, y, C); },
+                mean, rstd, inp, g, b, N, C);
 }
 
 void layernorm_backward(float* dinp, float* dg, float* db, const float* dout, const float* inp,
@@ -102,24 +151,15 @@ void layernorm_backward(float* dinp, float* dg, float* db, const float* dout, co
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* g, int N, int C,
                      float eps) {
   // out [N,C], rstd [N], inp [N,C], g [C] or null
-#pragma omp parallel for schedule(static)
-  for (int n = 0; n < N; n++) {
-    const float* x = inp + static_cast<size_t>(n) * C;
-    float* y = out + static_cast<size_t>(n) * C;
-    internal::PrefetchRow(x + kRowsAhead * C, C);
-    float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-    for (int c = 0; c < C; c++) ss += x[c] * x[c];
-    const float r = 1.0f / std::sqrt(ss / C + eps);
-    if (g) {
-#pragma omp simd
-      for (int c = 0; c < C; c++) y[c] = x[c] * r * g[c];
-    } else {
-#pragma omp simd
-      for (int c = 0; c < C; c++) y[c] = x[c] * r;
-    }
-    rstd[n] = r;
-  }
+  RmsNormRows([&](int n) { return out + static_cast<size_t>(n) * C; }, [](int, const float*) {},
+              rstd, inp, g, N, C, eps);
+}
+
+void rmsnorm_forward_bf16(uint16_t* out16, float* rstd, const float* inp, const float* g, int N,
+                          int C, float eps) {
+  RmsNormRows([&](int) { return internal::ThreadBuffer(C); },
+              [&](int n, const float* y) { to_bf16_row(out16 + static_cast<size_t>(n) * C, y, C); },
+              rstd, inp, g, N, C, eps);
 }
 
 void rmsnorm_backward(float* dinp, float* dg, const float* dout, const float* inp, const float* g,

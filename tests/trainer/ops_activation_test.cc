@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/trainer/ops_test_util.h"
+#include "trainer/gemm_bf16.h"
 #include "trainer/ops.h"
 #include "trainer/ops_reference.h"
 
@@ -86,6 +89,26 @@ TEST(ElementwiseActivation, IsDeterministicAndThreadCountInvariant) {
     for (int i = 1; i < 3; i++) {
       EXPECT_TRUE(BitwiseEqual(out[0], out[i])) << a.name;
       EXPECT_TRUE(BitwiseEqual(dinp[0], dinp[i])) << a.name;
+    }
+  }
+}
+
+// Under bf16 GELU writes its output rounded, row by row: bitwise the
+// rounding of gelu_forward's, on any thread count, for rows that end
+// mid-vector and for the far tails (tiny and huge values).
+TEST(GeluActivation, Bf16OutputIsBitwiseTheRoundedFp32Output) {
+  if (!Bf16Supported()) GTEST_SKIP() << "this CPU has no " << kBf16Feature;
+  for (const auto& [rows, cols] : {std::pair{7, 37}, std::pair{33, 64}, std::pair{1, 5}}) {
+    const size_t n = size_t(rows) * cols;
+    auto inp = RandomVector(n, 31, 4.0f);
+    inp[0] = -60.0f, inp[n - 1] = 1e30f, inp[n / 2] = -1e30f;
+    std::vector<float> out(n);
+    std::vector<uint16_t> want(n), got(n);
+    gelu_forward(out.data(), inp.data(), n);
+    to_bf16(want.data(), out.data(), rows, cols, cols);
+    for (int threads : {1, 2}) {
+      WithThreads(threads, [&] { gelu_forward_bf16(got.data(), inp.data(), rows, cols); });
+      EXPECT_EQ(got, want) << rows << "x" << cols << ", " << threads << " threads";
     }
   }
 }

@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <vector>
 
 #include "tests/trainer/ops_test_util.h"
+#include "trainer/gemm_bf16.h"
 #include "trainer/ops.h"
 #include "trainer/ops_reference.h"
 
@@ -111,6 +113,42 @@ TEST_P(NormTest, NormsAreDeterministicAndThreadCountInvariant) {
     EXPECT_TRUE(BitwiseEqual(rms[0].out, rms[i].out));
     EXPECT_TRUE(BitwiseEqual(rms[0].dinp, rms[i].dinp));
     EXPECT_TRUE(BitwiseEqual(rms[0].dg, rms[i].dg));
+  }
+}
+
+// Under bf16 the norms write their output rounded (the fp32 form is never
+// written): it must be bitwise the rounding of the fp32 output, on any
+// thread count, with the same saved statistics.
+TEST_P(NormTest, Bf16OutputIsBitwiseTheRoundedFp32Output) {
+  if (!Bf16Supported()) GTEST_SKIP() << "this CPU has no " << kBf16Feature;
+  const NormCase s = GetParam();
+  const auto inp = RandomVector(s.N * s.C, 21, 3.0f);
+  const auto g = RandomVector(s.C, 22), b = RandomVector(s.C, 23);
+  const size_t n = size_t(s.N) * s.C;
+  std::vector<float> out(n), mean(s.N), rstd(s.N), mean16(s.N), rstd16(s.N);
+  std::vector<uint16_t> want(n), got(n);
+  layernorm_forward(out.data(), mean.data(), rstd.data(), inp.data(), g.data(), b.data(), s.N, s.C);
+  to_bf16(want.data(), out.data(), s.N, s.C, s.C);
+  for (int threads : {1, 2}) {
+    WithThreads(threads, [&] {
+      layernorm_forward_bf16(got.data(), mean16.data(), rstd16.data(), inp.data(), g.data(),
+                             b.data(), s.N, s.C);
+    });
+    EXPECT_EQ(got, want) << "layernorm, " << threads << " threads";
+    EXPECT_TRUE(BitwiseEqual(mean16, mean));
+    EXPECT_TRUE(BitwiseEqual(rstd16, rstd));
+  }
+  for (const float* gain : {g.data(), static_cast<const float*>(nullptr)}) {
+    rmsnorm_forward(out.data(), rstd.data(), inp.data(), gain, s.N, s.C);
+    to_bf16(want.data(), out.data(), s.N, s.C, s.C);
+    for (int threads : {1, 2}) {
+      WithThreads(threads, [&] {
+        rmsnorm_forward_bf16(got.data(), rstd16.data(), inp.data(), gain, s.N, s.C);
+      });
+      EXPECT_EQ(got, want) << "rmsnorm, gain " << (gain != nullptr) << ", " << threads
+                           << " threads";
+      EXPECT_TRUE(BitwiseEqual(rstd16, rstd));
+    }
   }
 }
 
