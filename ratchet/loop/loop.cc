@@ -182,7 +182,7 @@ std::string Controller::Carry(const ExperimentRow& winner, const ExperimentRow& 
                     winner.description + " (carried from " + std::to_string(winner.seq) +
                         " onto " + std::to_string(best.seq) + ")",
                     winner.params_json});
-  return stale + ": its change, merged onto " + best_name + ", is measured again as a new experiment";
+  return stale + ": its change, merged onto " + best_name + ", " + std::string(kCarriedReasonEnd);
 }
 
 bool Controller::RunExperiment(int64_t slot, std::optional<QueuedCandidate> queued, Lock& lock) {
@@ -368,6 +368,7 @@ void Controller::Finish(ExperimentRow& experiment, ExperimentStatus status,
   entry.params = nlohmann::json::parse(experiment.params_json, nullptr, false);
   entry.description = experiment.description;
   entry.reason = reason;
+  entry.carried = IsCarriedReason(reason);
   history_.push_back(entry);
 
   std::string metric = experiment.metric ? fmt::format("{:.6g}", *experiment.metric) : "-";

@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "ratchet/loop/progress.h"
 #include "ratchet/runner/runner.h"
@@ -75,5 +76,14 @@ RunSummary RunRatchet(const RunOptions& options, ProcessRunner& runner,
 // <workspace>/.ratchet: the store, logs, worktrees and the lock.
 std::filesystem::path RatchetDir(const std::filesystem::path& workspace);
 std::filesystem::path StorePath(const std::filesystem::path& workspace);
+
+// How the reason of a stale winner (`--parallel`) ends when its change was
+// merged onto the new best and queued to be measured again; the history
+// reads it back (HistoryEntry::carried), also on resume, from the reason.
+inline constexpr std::string_view kCarriedReasonEnd = "is measured again as a new experiment";
+inline bool IsCarriedReason(std::string_view reason) {
+  return reason.size() >= kCarriedReasonEnd.size() &&
+         reason.substr(reason.size() - kCarriedReasonEnd.size()) == kCarriedReasonEnd;
+}
 
 }  // namespace ratchet

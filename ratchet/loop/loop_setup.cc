@@ -238,6 +238,7 @@ void Controller::LoadHistory() {
     entry.params = nlohmann::json::parse(experiment.params_json, nullptr, false);
     entry.description = experiment.description;
     entry.reason = experiment.reason.value_or("");
+    entry.carried = IsCarriedReason(entry.reason);
     history_.push_back(entry);
     std::vector<double> group = UnbiasedSamples(experiment.id);
     if (group.size() >= 2) noise_groups_.push_back(group);

@@ -32,6 +32,9 @@ struct HistoryEntry {
   nlohmann::json params;         // the config it ran with (search proposers), else null
   std::string description;
   std::string reason;  // why it failed / how it was decided, one line ("" if none)
+  // Rejected only because another worker moved the best meanwhile (`--parallel`):
+  // its change beat its parent and goes on, merged onto the new best.
+  bool carried = false;
 };
 
 struct ProposalContext {

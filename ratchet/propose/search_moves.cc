@@ -135,7 +135,8 @@ bool Measured(const SearchSpace& space, const std::vector<Observation>& observed
 int64_t ExperimentsSinceAccepted(const std::vector<HistoryEntry>& history) {
   int64_t count = 0;
   for (auto it = history.rbegin(); it != history.rend(); ++it) {
-    if (it->status == "accepted") break;
+    // A carried change beat its parent: progress as much as an acceptance.
+    if (it->status == "accepted" || it->carried) break;
     if (it->status == "duplicate" || it->status == "interrupted") continue;
     ++count;
   }

@@ -57,8 +57,9 @@ bool SameSearchPoint(const SearchSpace& space, const nlohmann::json& a, const nl
 bool Measured(const SearchSpace& space, const std::vector<Observation>& observed,
               const nlohmann::json& config);
 
-// Experiments since the last accepted one (the baseline counts as accepted);
-// duplicates and interrupted experiments cost nothing and are not counted.
+// Experiments since the last accepted one (the baseline counts as accepted,
+// and so does a carried one, HistoryEntry::carried); duplicates and
+// interrupted experiments cost nothing and are not counted.
 int64_t ExperimentsSinceAccepted(const std::vector<HistoryEntry>& history);
 
 // Plateau handling: after every `plateau` experiments without an accepted

@@ -162,6 +162,9 @@ TEST_F(ParallelE2E, StaleWinnerIsMergedOntoTheNewBestAndMeasuredAgain) {
       << *second.reason;
   EXPECT_NE(second.reason->find("measured again as a new experiment"), std::string::npos)
       << *second.reason;
+  // What the search proposers' plateau counter reads as progress.
+  EXPECT_TRUE(IsCarriedReason(*second.reason));
+  EXPECT_FALSE(IsCarriedReason(first.reason.value_or("")));
 
   EXPECT_EQ(carried.status, ExperimentStatus::kAccepted) << carried.reason.value_or("");
   EXPECT_EQ(carried.description, "b.txt is 2 (carried from 2 onto 1)");

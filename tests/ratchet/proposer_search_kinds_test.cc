@@ -371,6 +371,23 @@ TEST(PlateauTest, StepDoublesAfterEachPlateauAndTheFirstExperimentOfALevelSaysSo
   EXPECT_EQ(Plateau("local", history, 3, 0.1).level, 0);
 }
 
+// Under --parallel a stale winner is rejected only because the best moved;
+// its change beat its parent and goes on (carried), so it ends a plateau
+// as an acceptance does.
+TEST(PlateauTest, ACarriedChangeEndsAPlateauAsAnAcceptanceDoes) {
+  std::vector<HistoryEntry> history = {{0, "accepted", 1.0, json(), "baseline", ""}};
+  for (int i = 1; i <= 6; ++i) history.push_back({i, "rejected", 2.0, json(), "", ""});
+  EXPECT_EQ(Plateau("local", history, 3, 0.1).level, 2);
+  HistoryEntry stale{7, "rejected", 0.8, json(), "", "...; but its parent is no longer the best"};
+  history.push_back(stale);
+  EXPECT_EQ(Plateau("local", history, 3, 0.1).level, 2);  // a loss like any other
+  history.back().carried = true;
+  EXPECT_EQ(Plateau("local", history, 3, 0.1).level, 0);
+  EXPECT_EQ(ExperimentsSinceAccepted(history), 0);
+  history.push_back({8, "rejected", 2.0, json(), "", ""});
+  EXPECT_EQ(ExperimentsSinceAccepted(history), 1);
+}
+
 
 TEST_F(SearchKindsTest, LocalWidensItsStepOnAPlateauAndSaysSoOnce) {
   SearchSpace space = FloatSpace({"x"}, -100, 100);
