@@ -80,13 +80,16 @@ class Sandbox : public ::testing::Test {
 
 TEST_F(Sandbox, ADaemonAndTwoHundredSleepsDieWithTheirMeasurement) {
   // A double-forked daemon in a session of its own that writes a file a
-  // second later, and 200 background sleeps: all gone when training ends.
+  // second after the 200 background sleeps are started (counting from then:
+  // on a loaded machine the forks alone can take a second), and the sleeps:
+  // all gone when training ends.
   const std::string marker = "31.41592" + std::to_string(getpid());
   CommandOutput run = Run(HostileThenToy(
-      "(setsid sh -c 'sleep 1; echo alive > {run_dir}/late' &); i=0; while [ $i -lt 200 ]; do "
-      "sleep " + marker + " & i=$((i+1)); done"));
+      "(setsid sh -c 'while [ ! -e {run_dir}/forked ]; do sleep 0.05; done; sleep 1; "
+      "echo alive > {run_dir}/late' &); i=0; while [ $i -lt 200 ]; do "
+      "sleep " + marker + " & i=$((i+1)); done; touch {run_dir}/forked"));
   ExpectASoundRun(run);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
   EXPECT_FALSE(fs::exists(RunDir() / "late"));
   EXPECT_EQ(ProcessesWith("sleep " + marker), 0);
 }
