@@ -175,7 +175,8 @@ Model::Model(const Config& config, int batch, int seq, bool training)
   const bool swiglu = c.activation == Activation::kSwiglu;
   const size_t half = c.head_size() / 2;
   // Under bf16 the norms (and GELU) write their outputs rounded, straight
-  // into the bf16 copies (plan16): their fp32 buffers stay unallocated.
+  // into the bf16 copies (plan16): their fp32 buffers stay unallocated, and
+  // a null buffer is what tells Forward to write the rounded form.
   const bool rounded_out = training_ && c.precision == Precision::kBf16;
   const bool rounded_act = rounded_out && c.activation == Activation::kGelu;
   // (pointer, floats) in arena order; offsets assigned after sizing.
@@ -318,21 +319,20 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
     const float* wpe = c.pos == PosKind::kLearned ? P + tensor("wpe").offset : nullptr;
     encoder_forward(b.res, b.tokens.data(), P + layout_[0].offset, wpe, B, T, C);
   }
-  // A norm's output only feeds a product: under bf16 it is written rounded
-  // (into out16), the fp32 out left unwritten.
+  // A norm's output only feeds a product: with no fp32 out (bf16) it is
+  // written rounded, into out16.
   auto norm = [&](float* out, uint16_t* out16, float* mean, float* rstd, const float* inp,
                   const float* g, const float* bias) {
     ScopedTimer timer(slot(&OpTimes::norm));
-    if (bf16 && ln) {
+    if (!out && ln) {
       layernorm_forward_bf16(out16, mean, rstd, inp, g, bias, N, C);
-    } else if (bf16) {
+    } else if (!out) {
       rmsnorm_forward_bf16(out16, rstd, inp, g, N, C);
     } else if (ln) {
       layernorm_forward(out, mean, rstd, inp, g, bias, N, C);
     } else {
       rmsnorm_forward(out, rstd, inp, g, N, C);
     }
-    return bf16 ? nullptr : out;  // what the product rounds (product's inp)
   };
   // Tensor order per layer in the arena (see ParamLayout).
   const size_t first_layer = c.pos == PosKind::kLearned ? 2 : 1;
@@ -354,13 +354,13 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
     float* x_in = b.res + (training_ ? l : l % 2) * b.nc;
     float* x_out = b.res + (training_ ? l + 1 : (l + 1) % 2) * b.nc;
     float* mid = b.mid + k * b.nc;
-    float* ln1 = bf16 ? nullptr : b.ln1 + k * b.nc;
+    float* ln1 = b.ln1 ? b.ln1 + k * b.nc : nullptr;  // null under bf16 (ln1_16 instead)
     float* ln1_mean = b.ln1_mean + k * b.n;
     float* ln1_rstd = b.ln1_rstd + k * b.n;
     float* qkv_raw = b.qkv_raw + k * b.nqkv;
     float* att = b.att + k * b.natt;
     float* atty = b.atty + k * b.nc;
-    float* ln2 = bf16 ? nullptr : b.ln2 + k * b.nc;
+    float* ln2 = b.ln2 ? b.ln2 + k * b.nc : nullptr;
     float* ln2_mean = b.ln2_mean + k * b.n;
     float* ln2_rstd = b.ln2_rstd + k * b.n;
     float* up = b.up + k * b.nup;
@@ -371,8 +371,8 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
     uint16_t* ln2_16 = bf16 ? b.ln2_16 + k * b.nc : nullptr;
     uint16_t* act16 = bf16 ? b.act16 + k * b.nact : nullptr;
 
-    product(qkv_raw, norm(ln1, ln1_16, ln1_mean, ln1_rstd, x_in, ln1_g, ln1_b), ln1_16, wqkv, C,
-            3 * C, /*add=*/false);
+    norm(ln1, ln1_16, ln1_mean, ln1_rstd, x_in, ln1_g, ln1_b);
+    product(qkv_raw, ln1, ln1_16, wqkv, C, 3 * C, /*add=*/false);
     float* qkv = qkv_raw;
     {
       ScopedTimer timer(slot(&OpTimes::attention));
@@ -390,18 +390,16 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
       internal::ParallelCopy(mid, x_in, b.nc);
     }
     product(mid, atty, atty16, wo, C, C, /*add=*/true);
-    product(up, norm(ln2, ln2_16, ln2_mean, ln2_rstd, mid, ln2_g, ln2_b), ln2_16, wfc, C, Hu,
-            /*add=*/false);
-    const float* act_in = act;  // product's inp: nullptr once act16 holds it rounded
+    norm(ln2, ln2_16, ln2_mean, ln2_rstd, mid, ln2_g, ln2_b);
+    product(up, ln2, ln2_16, wfc, C, Hu, /*add=*/false);
     {
       ScopedTimer timer(slot(&OpTimes::activation));
       switch (c.activation) {
         case Activation::kGelu:
-          if (bf16) {
-            gelu_forward_bf16(act16, up, N, H);
-            act_in = nullptr;
-          } else {
+          if (act) {
             gelu_forward(act, up, static_cast<size_t>(N) * H);
+          } else {
+            gelu_forward_bf16(act16, up, N, H);
           }
           break;
         case Activation::kRelu2: relu2_forward(act, up, static_cast<size_t>(N) * H); break;
@@ -412,12 +410,12 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
       ScopedTimer timer(slot(&OpTimes::residual));
       internal::ParallelCopy(x_out, mid, b.nc);
     }
-    product(x_out, act_in, act16, wproj, H, C, /*add=*/true);
+    product(x_out, act, act16, wproj, H, C, /*add=*/true);
   }
   const float* x_final = b.res + (training_ ? L : L % 2) * b.nc;
   const TensorInfo* tf = &layout_[first_layer + L * per_layer];
-  const float* lnf = norm(b.lnf, b.lnf16, b.lnf_mean, b.lnf_rstd, x_final, P + tf[0].offset,
-                         ln ? P + tf[1].offset : nullptr);
+  norm(b.lnf, b.lnf16, b.lnf_mean, b.lnf_rstd, x_final, P + tf[0].offset,
+       ln ? P + tf[1].offset : nullptr);
   if (c.tie_embeddings) {
     ScopedTimer timer(slot(&OpTimes::matmul));
     const float* wte = P + layout_[0].offset;
@@ -428,7 +426,7 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
       matmul_wt_forward(b.logits, b.lnf, wte, N, C, V, prec);
     }
   } else {
-    product(b.logits, lnf, b.lnf16, P + layout_.back().offset, C, V, /*add=*/false);
+    product(b.logits, b.lnf, b.lnf16, P + layout_.back().offset, C, V, /*add=*/false);
   }
   ScopedTimer timer(slot(&OpTimes::loss));
   if (c.logit_softcap > 0) {
@@ -525,11 +523,11 @@ void Model::Backward(int B, int T) {
 
     const float* x_in = b.res + l * b.nc;
     const float* mid = b.mid + l * b.nc;
-    const float* ln1 = bf16 ? nullptr : b.ln1 + l * b.nc;
+    const float* ln1 = b.ln1 ? b.ln1 + l * b.nc : nullptr;
     const float* qkv_raw = b.qkv_raw + l * b.nqkv;
     const float* att = b.att + l * b.natt;
     const float* atty = b.atty + l * b.nc;
-    const float* ln2 = bf16 ? nullptr : b.ln2 + l * b.nc;
+    const float* ln2 = b.ln2 ? b.ln2 + l * b.nc : nullptr;
     const float* up = b.up + l * b.nup;
     const float* act = b.act ? b.act + l * b.nact : nullptr;
     const uint16_t* ln1_16 = bf16 ? b.ln1_16 + l * b.nc : nullptr;
