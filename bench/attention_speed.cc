@@ -20,6 +20,7 @@
 #include <random>
 #include <vector>
 
+#include "trainer/gemm_bf16.h"
 #include "trainer/ops.h"
 #include "trainer/runtime_env.h"
 
@@ -67,29 +68,45 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   struct Layer {
     std::vector<float> qkv, att, out, dout, dqkv;
+    std::vector<uint16_t> probs;  // bf16's att
   };
   std::vector<Layer> layers(L);
   for (Layer& l : layers) {
     l.qkv = Random(static_cast<size_t>(N) * 3 * C, rng);
     l.dout = Random(static_cast<size_t>(N) * C, rng);
     l.att.assign(static_cast<size_t>(B) * NH * T * T, 0.0f);
+    l.probs.assign(ratchet::train::attention_bf16_probs_size(B, T, NH), 0);
     l.out.assign(static_cast<size_t>(N) * C, 0.0f);
     l.dqkv.assign(static_cast<size_t>(N) * 3 * C, 0.0f);
   }
-  double forward = 1e30, backward = 1e30;
+  // Best forward and backward times of each precision, passes interleaved.
+  const bool bf16 = ratchet::train::Bf16Supported();
+  double forward[2] = {1e30, 1e30}, backward[2] = {1e30, 1e30};
   for (int r = 0; r < repeats; r++) {
-    auto t0 = Clock::now();
-    for (Layer& l : layers) {
-      ratchet::train::attention_forward(l.out.data(), l.att.data(), l.qkv.data(), B, T, C, NH);
+    for (int p = 0; p < (bf16 ? 2 : 1); p++) {
+      auto t0 = Clock::now();
+      for (Layer& l : layers) {
+        if (p) {
+          ratchet::train::attention_forward_bf16(l.out.data(), l.probs.data(), l.qkv.data(), B, T,
+                                                 C, NH);
+        } else {
+          ratchet::train::attention_forward(l.out.data(), l.att.data(), l.qkv.data(), B, T, C, NH);
+        }
+      }
+      forward[p] = std::min(forward[p], SecondsSince(t0));
+      t0 = Clock::now();
+      for (int i = L - 1; i >= 0; i--) {
+        Layer& l = layers[i];
+        if (p) {
+          ratchet::train::attention_backward_bf16(l.dqkv.data(), l.dout.data(), l.qkv.data(),
+                                                  l.out.data(), l.probs.data(), B, T, C, NH);
+        } else {
+          ratchet::train::attention_backward(l.dqkv.data(), l.dout.data(), l.qkv.data(),
+                                             l.att.data(), B, T, C, NH);
+        }
+      }
+      backward[p] = std::min(backward[p], SecondsSince(t0));
     }
-    forward = std::min(forward, SecondsSince(t0));
-    t0 = Clock::now();
-    for (int i = L - 1; i >= 0; i--) {
-      Layer& l = layers[i];
-      ratchet::train::attention_backward(l.dqkv.data(), l.dout.data(), l.qkv.data(), l.att.data(),
-                                         B, T, C, NH);
-    }
-    backward = std::min(backward, SecondsSince(t0));
   }
   // Peer: the MLP's up-projection, [N, C] x [C, 4C], the step's largest product.
   const auto a = Random(static_cast<size_t>(N) * C, rng),
@@ -104,12 +121,17 @@ int main(int argc, char** argv) {
   }
   const double hs = static_cast<double>(C) / NH;
   const double causal_flops = 6.0 * 2.0 * (T * (T + 1.0) / 2.0) * hs * B * NH * L;
-  const double attention_gflops = causal_flops / (forward + backward) / 1e9;
+  const double attention_gflops = causal_flops / (forward[0] + backward[0]) / 1e9;
   const double sgemm_gflops = 2.0 * N * 4.0 * C * C / sgemm / 1e9;
   std::printf(
       "{\"config\": \"%s\", \"threads\": %d, \"forward_ms\": %.2f, \"backward_ms\": %.2f, "
-      "\"attention_gflops\": %.1f, \"sgemm_gflops\": %.1f, \"ratio\": %.3f, \"blas_core\": "
-      "\"%s\"}\n",
-      shape->name, omp_get_max_threads(), forward * 1e3, backward * 1e3, attention_gflops,
-      sgemm_gflops, attention_gflops / sgemm_gflops, openblas_get_corename());
+      "\"attention_gflops\": %.1f, \"sgemm_gflops\": %.1f, \"ratio\": %.3f, ",
+      shape->name, omp_get_max_threads(), forward[0] * 1e3, backward[0] * 1e3, attention_gflops,
+      sgemm_gflops, attention_gflops / sgemm_gflops);
+  if (bf16) {
+    std::printf(
+        "\"bf16_forward_ms\": %.2f, \"bf16_backward_ms\": %.2f, \"bf16_speedup\": %.3f, ",
+        forward[1] * 1e3, backward[1] * 1e3, (forward[0] + backward[0]) / (forward[1] + backward[1]));
+  }
+  std::printf("\"blas_core\": \"%s\"}\n", openblas_get_corename());
 }

@@ -102,7 +102,7 @@ struct Model::Buffers {
   float* qkv_raw = nullptr;   // [copies][N,3C]  h · wqkv
   float* qkv_post = nullptr;  // [copies][N,3C]  after qk_norm (+rope); only with qk_norm
   float* qk_rstd = nullptr;   // [copies][N,2,NH]; only with qk_norm
-  float* att = nullptr;       // [copies][B,NH,T,T]
+  float* att = nullptr;       // [copies][B,NH,T,T]; under bf16 bf16 probabilities
   float* atty = nullptr;      // [copies][N,C]
   float* ln2 = nullptr;       // [copies][N,C]; not under bf16 (ln2_16 instead), as ln1, lnf
   float* ln2_mean = nullptr;  // [copies][N]
@@ -166,7 +166,6 @@ Model::Model(const Config& config, int batch, int seq, bool training)
   b.n = N;
   b.nqkv = N * 3 * C;
   b.nrstd = N * 2 * NH;
-  b.natt = static_cast<size_t>(batch) * NH * seq * seq;
   b.nup = N * Hu;
   b.nact = N * H;
   const size_t k = b.copies;
@@ -179,6 +178,9 @@ Model::Model(const Config& config, int batch, int seq, bool training)
   // a null buffer is what tells Forward to write the rounded form.
   const bool rounded_out = training_ && c.precision == Precision::kBf16;
   const bool rounded_act = rounded_out && c.activation == Activation::kGelu;
+  // bf16 attention keeps its probabilities as bf16 (attention_forward_bf16).
+  b.natt = rounded_out ? attention_bf16_probs_size(batch, seq, NH) / 2
+                       : static_cast<size_t>(batch) * NH * seq * seq;
   // (pointer, floats) in arena order; offsets assigned after sizing.
   std::vector<std::pair<float**, size_t>> plan = {
       {&b.res, res_copies * b.nc},
@@ -382,7 +384,11 @@ float Model::Forward(const uint8_t* inputs, const uint8_t* targets, int B, int T
       }
       // Rope needs no saved input for its backward, so it rotates in place.
       if (c.pos == PosKind::kRope) rope_forward(qkv, qkv, b.rope_cos, b.rope_sin, B, T, C, NH);
-      attention_forward(atty, att, qkv, B, T, C, NH);
+      if (bf16) {
+        attention_forward_bf16(atty, reinterpret_cast<uint16_t*>(att), qkv, B, T, C, NH);
+      } else {
+        attention_forward(atty, att, qkv, B, T, C, NH);
+      }
     }
     // Residual branches: the stream is copied on, the product added to it.
     {
@@ -559,7 +565,12 @@ void Model::Backward(int B, int T) {
     const float* qkv = c.qk_norm ? b.qkv_post + l * b.nqkv : qkv_raw;
     {
       ScopedTimer timer(slot(&OpTimes::attention));
-      attention_backward(dqkv, b.datty, qkv, att, B, T, C, NH);
+      if (bf16) {
+        attention_backward_bf16(dqkv, b.datty, qkv, atty, reinterpret_cast<const uint16_t*>(att), B,
+                                T, C, NH);
+      } else {
+        attention_backward(dqkv, b.datty, qkv, att, B, T, C, NH);
+      }
       if (c.pos == PosKind::kRope) {
         zero(dspare, static_cast<size_t>(N) * 3 * C);
         rope_backward(dspare, dqkv, b.rope_cos, b.rope_sin, B, T, C, NH);

@@ -188,6 +188,16 @@ void attention_forward(float* out, float* att, const float* qkv, int B, int T, i
 // dqkv[B,T,3C] = . (written, every element)
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, int B,
                         int T, int C, int NH);
+// The same with the six products on bf16 operands and f32 sums (the softmax
+// stays FP32): "precision": "bf16" (ops_attention_bf16.cc). In place of att,
+// probs [attention_bf16_probs_size] keeps p rounded to bf16 for the
+// backward, which also takes the forward's out. REQUIRES: Bf16Supported()
+// (gemm_bf16.h).
+size_t attention_bf16_probs_size(int B, int T, int NH);
+void attention_forward_bf16(float* out, uint16_t* probs, const float* qkv, int B, int T, int C,
+                            int NH);
+void attention_backward_bf16(float* dqkv, const float* dout, const float* qkv, const float* out,
+                             const uint16_t* probs, int B, int T, int C, int NH);
 
 // ---------------------------------------------------------------- softcap
 // out = cap * tanh(inp / cap) (out may alias inp).
