@@ -195,7 +195,8 @@ void StoreTile(float* c, __m512 v, int valid) {
   internal::StoreTileVector(c, (Vec)v, valid);
 }
 
-// C[r][v·16 ..] = scale · Σ_p A[r] pair p · Bt[p][v·16 ..] for r < R, v < NV.
+// C[r][v·16 ..] = scale · Σ_p A[r] pair p · Bt[p][v·16 ..] for r < R, v < NV:
+// RowDot's products (Bt transposed pairs), and Gather's (Bt = M in row pairs).
 template <int R, int NV>
 void RowDotTile(float* c, int ldc, const Bf16* a, int lda, const Bf16* bt, int ldb, int pairs,
                 float scale, int valid) {
@@ -216,29 +217,6 @@ void RowDotTile(float* c, int ldc, const Bf16* a, int lda, const Bf16* bt, int l
     for (int v = 0; v < NV && v * kLanes < valid; v++) {
       StoreTile(c + static_cast<size_t>(r) * ldc + v * kLanes, _mm512_mul_ps(acc[r][v], scale_v),
                 valid - v * kLanes);
-    }
-  }
-}
-
-// C[r][v·16 ..] = Σ_{p < pairs} W[r] pair p · M[p][v·16 ..] (M in row pairs).
-template <int R, int NV>
-void GatherTile(float* c, int ldc, const Bf16* w, int ldw, const Bf16* m, int ldm, int pairs,
-                int valid) {
-  __m512 acc[R][NV];
-  for (auto& row : acc) {
-    for (__m512& x : row) x = _mm512_setzero_ps();
-  }
-  for (int p = 0; p < pairs; p++) {
-    __m512bh b[NV];
-    for (int v = 0; v < NV; v++) b[v] = LoadPairs(m + (static_cast<size_t>(p) * ldm + v * kLanes) * 2);
-    for (int r = 0; r < R; r++) {
-      const __m512bh x = SplatPair(w + static_cast<size_t>(r) * ldw + 2 * p);
-      for (int v = 0; v < NV; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], x, b[v]);
-    }
-  }
-  for (int r = 0; r < R; r++) {
-    for (int v = 0; v < NV && v * kLanes < valid; v++) {
-      StoreTile(c + static_cast<size_t>(r) * ldc + v * kLanes, acc[r][v], valid - v * kLanes);
     }
   }
 }
@@ -319,12 +297,12 @@ void GatherColumns(float* c, int ldc, const Bf16* w, int ldw, const Bf16* m, int
   constexpr int R = TileRows(NV);
   const int lead = T % R;  // the shortest sums one row at a time, then whole tiles
   for (int r = 0; r < lead; r++) {
-    GatherTile<1, NV>(c + static_cast<size_t>(r) * ldc, ldc, w + static_cast<size_t>(r) * ldw, ldw,
-                      m, ldm, (r + 2) / 2, valid);
+    RowDotTile<1, NV>(c + static_cast<size_t>(r) * ldc, ldc, w + static_cast<size_t>(r) * ldw, ldw,
+                      m, ldm, (r + 2) / 2, 1.0f, valid);
   }
   for (int i0 = lead; i0 < T; i0 += R) {
-    GatherTile<R, NV>(c + static_cast<size_t>(i0) * ldc, ldc, w + static_cast<size_t>(i0) * ldw,
-                      ldw, m, ldm, (i0 + R + 1) / 2, valid);
+    RowDotTile<R, NV>(c + static_cast<size_t>(i0) * ldc, ldc, w + static_cast<size_t>(i0) * ldw,
+                      ldw, m, ldm, (i0 + R + 1) / 2, 1.0f, valid);
   }
 }
 

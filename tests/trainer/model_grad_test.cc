@@ -87,7 +87,7 @@ INSTANTIATE_TEST_SUITE_P(
                                {"logit_softcap", 3.0}}}),
     [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
 
-// "precision": "bf16" rounds only the weight products' operands, so its loss
+// "precision": "bf16" rounds only the matrix products' operands, so its loss
 // and gradients must stay within bf16's precision of the FP32 ones (whose
 // backward the finite differences above check). Stated tolerance: loss
 // within 1% relative, each tensor's gradient within 5% relative L2 (measured

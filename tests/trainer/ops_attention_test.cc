@@ -95,19 +95,23 @@ TEST_P(AttentionTest, ProbabilitiesAreCausalRowsSummingToOne) {
   }
 }
 
+// FP32 and (where the CPU has it) bf16.
 TEST_P(AttentionTest, IsDeterministicAndThreadCountInvariant) {
   const AttnCase k = GetParam();
   const auto qkv = RandomVector(size_t(k.B) * k.T * 3 * k.C, 5);
   const auto dout = RandomVector(size_t(k.B) * k.T * k.C, 6);
-  AttnRun r[3];
-  const int threads[3] = {1, 1, 2};
-  for (int i = 0; i < 3; i++) {
-    WithThreads(threads[i], [&] { r[i] = RunAttention(Impl::kFast, k, qkv, dout); });
-  }
-  for (int i = 1; i < 3; i++) {
-    EXPECT_TRUE(BitwiseEqual(r[0].out, r[i].out));
-    EXPECT_TRUE(BitwiseEqual(r[0].att, r[i].att));
-    EXPECT_TRUE(BitwiseEqual(r[0].dqkv, r[i].dqkv));
+  for (Impl impl : {Impl::kFast, Impl::kBf16}) {
+    if (impl == Impl::kBf16 && !Bf16Supported()) continue;
+    AttnRun r[3];
+    const int threads[3] = {1, 1, 2};
+    for (int i = 0; i < 3; i++) {
+      WithThreads(threads[i], [&] { r[i] = RunAttention(impl, k, qkv, dout); });
+    }
+    for (int i = 1; i < 3; i++) {
+      EXPECT_TRUE(BitwiseEqual(r[0].out, r[i].out));
+      EXPECT_TRUE(BitwiseEqual(r[0].att, r[i].att));
+      EXPECT_TRUE(BitwiseEqual(r[0].dqkv, r[i].dqkv));
+    }
   }
 }
 
@@ -190,23 +194,6 @@ TEST_P(AttentionTest, Bf16MatchesNaiveAtTheSameRoundings) {
   // costs more than 1e-4.
   EXPECT_LT(ScaledError(bf16.out, want.out), 1e-4);
   EXPECT_LT(ScaledError(bf16.dqkv, want.dqkv), 1e-4);
-}
-
-TEST_P(AttentionTest, Bf16IsDeterministicAndThreadCountInvariant) {
-  if (!Bf16Supported()) GTEST_SKIP() << "this CPU has no " << kBf16Feature;
-  const AttnCase k = GetParam();
-  const auto qkv = RandomVector(size_t(k.B) * k.T * 3 * k.C, 5);
-  const auto dout = RandomVector(size_t(k.B) * k.T * k.C, 6);
-  AttnRun r[3];
-  const int threads[3] = {1, 1, 2};
-  for (int i = 0; i < 3; i++) {
-    WithThreads(threads[i], [&] { r[i] = RunAttention(Impl::kBf16, k, qkv, dout); });
-  }
-  for (int i = 1; i < 3; i++) {
-    EXPECT_TRUE(BitwiseEqual(r[0].out, r[i].out));
-    EXPECT_TRUE(BitwiseEqual(r[0].att, r[i].att));
-    EXPECT_TRUE(BitwiseEqual(r[0].dqkv, r[i].dqkv));
-  }
 }
 
 // The T values cut the tiles' row blocks (6 to 16 rows, by head size) into
