@@ -129,9 +129,9 @@ int main(int argc, char** argv) {
       shape->name, omp_get_max_threads(), forward[0] * 1e3, backward[0] * 1e3, attention_gflops,
       sgemm_gflops, attention_gflops / sgemm_gflops);
   if (bf16) {
-    std::printf(
-        "\"bf16_forward_ms\": %.2f, \"bf16_backward_ms\": %.2f, \"bf16_speedup\": %.3f, ",
-        forward[1] * 1e3, backward[1] * 1e3, (forward[0] + backward[0]) / (forward[1] + backward[1]));
+    std::printf("\"bf16_forward_ms\": %.2f, \"bf16_backward_ms\": %.2f, \"bf16_speedup\": %.3f, ",
+                forward[1] * 1e3, backward[1] * 1e3,
+                (forward[0] + backward[0]) / (forward[1] + backward[1]));
   }
   std::printf("\"blas_core\": \"%s\"}\n", openblas_get_corename());
 }

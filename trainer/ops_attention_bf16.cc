@@ -7,8 +7,9 @@
 // backward's pᵀ dout reads (half the bytes to memory and back, no packing
 // there), and the backward takes sum(p * dp) of a row as dout · out in FP32
 // (the same sum, dp = dout vᵀ and out = p v, from the same rounded dout, v
-// and p), so p is only needed elementwise. (Recomputing p from q kᵀ and the rows' max and sum instead
-// cost more: at head size 32 the exponentials are a third of the products.)
+// and p), so p is only needed elementwise. (Recomputing p from q kᵀ and the
+// rows' max and sum instead cost more: at head size 32 the exponentials are
+// a third of the products; bench/RESULTS.md, "bf16 attention".)
 //
 // A dot-product instruction sums pairs of neighbours along the summed index,
 // so every operand is packed in bf16 with those pairs side by side:
@@ -191,9 +192,7 @@ float Dot(const Bf16* a, const float* b, int n) {
 
 // ---------------------------------------------------------------- tiles
 
-void StoreTile(float* c, __m512 v, int valid) {
-  internal::StoreTileVector(c, (Vec)v, valid);
-}
+void StoreTile(float* c, __m512 v, int valid) { internal::StoreTileVector(c, (Vec)v, valid); }
 
 // C[r][v·16 ..] = scale · Σ_p A[r] pair p · Bt[p][v·16 ..] for r < R, v < NV:
 // RowDot's products (Bt transposed pairs), and Gather's (Bt = M in row pairs).
@@ -206,7 +205,8 @@ void RowDotTile(float* c, int ldc, const Bf16* a, int lda, const Bf16* bt, int l
   }
   for (int p = 0; p < pairs; p++) {
     __m512bh b[NV];
-    for (int v = 0; v < NV; v++) b[v] = LoadPairs(bt + (static_cast<size_t>(p) * ldb + v * kLanes) * 2);
+    for (int v = 0; v < NV; v++)
+      b[v] = LoadPairs(bt + (static_cast<size_t>(p) * ldb + v * kLanes) * 2);
     for (int r = 0; r < R; r++) {
       const __m512bh s = SplatPair(a + static_cast<size_t>(r) * lda + 2 * p);
       for (int v = 0; v < NV; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], s, b[v]);
@@ -232,7 +232,8 @@ void ScatterTile(float* c, int ldc, const Bf16* w, int ldw, const Bf16* m, int l
   }
   for (int p = p0; p < p1; p++) {
     __m512bh b[NV];
-    for (int v = 0; v < NV; v++) b[v] = LoadPairs(m + (static_cast<size_t>(p) * ldm + v * kLanes) * 2);
+    for (int v = 0; v < NV; v++)
+      b[v] = LoadPairs(m + (static_cast<size_t>(p) * ldm + v * kLanes) * 2);
     const Bf16* w_row = w + static_cast<size_t>(p) * ldw * 2;
     for (int s = 0; s < R; s++) {
       const __m512bh x = SplatPair(w_row + 2 * s);
@@ -280,10 +281,18 @@ void RowDotCausal(float* c, const Bf16* a, int lda, const Bf16* bt, int ldb, int
       const Bf16* a0 = a + static_cast<size_t>(i0) * lda;
       const Bf16* b0 = bt + static_cast<size_t>(j0) * 2;
       switch (std::min(kDotVectors, (j_end - j0) / kLanes)) {
-        case 1: RowDotBlock<1>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0); break;
-        case 2: RowDotBlock<2>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0); break;
-        case 3: RowDotBlock<3>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0); break;
-        default: RowDotBlock<4>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0); break;
+        case 1:
+          RowDotBlock<1>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0);
+          break;
+        case 2:
+          RowDotBlock<2>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0);
+          break;
+        case 3:
+          RowDotBlock<3>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0);
+          break;
+        default:
+          RowDotBlock<4>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0);
+          break;
       }
     }
   }
@@ -334,17 +343,33 @@ void Causal(Sum sum, float* c, int ldc, const Bf16* w, int ldw, const Bf16* m, i
     auto run = [&](auto columns) { columns(c + col, ldc, w, ldw, mc, ldm, T, valid); };
     if (sum == Sum::kGather) {
       switch (vectors) {
-        case 1: run(GatherColumns<1>); break;
-        case 2: run(GatherColumns<2>); break;
-        case 3: run(GatherColumns<3>); break;
-        default: run(GatherColumns<4>); break;
+        case 1:
+          run(GatherColumns<1>);
+          break;
+        case 2:
+          run(GatherColumns<2>);
+          break;
+        case 3:
+          run(GatherColumns<3>);
+          break;
+        default:
+          run(GatherColumns<4>);
+          break;
       }
     } else {
       switch (vectors) {
-        case 1: run(ScatterColumns<1>); break;
-        case 2: run(ScatterColumns<2>); break;
-        case 3: run(ScatterColumns<3>); break;
-        default: run(ScatterColumns<4>); break;
+        case 1:
+          run(ScatterColumns<1>);
+          break;
+        case 2:
+          run(ScatterColumns<2>);
+          break;
+        case 3:
+          run(ScatterColumns<3>);
+          break;
+        default:
+          run(ScatterColumns<4>);
+          break;
       }
     }
   }
@@ -360,7 +385,9 @@ class Bf16Parts {
     next_ += RoundUp(static_cast<int>(n), 32);
     return part;
   }
-  static size_t Floats(size_t n) { return static_cast<size_t>(RoundUp(static_cast<int>(n), 32)) / 2; }
+  static size_t Floats(size_t n) {
+    return static_cast<size_t>(RoundUp(static_cast<int>(n), 32)) / 2;
+  }
 
  private:
   Bf16* next_;
@@ -372,7 +399,8 @@ size_t attention_bf16_probs_size(int B, int T, int NH) {
   return static_cast<size_t>(B) * NH * RoundUp(T, 2) * RoundUp(T, kLanes);
 }
 
-void attention_forward_bf16(float* out, Bf16* probs, const float* qkv, int B, int T, int C, int NH) {
+void attention_forward_bf16(float* out, Bf16* probs, const float* qkv, int B, int T, int C,
+                            int NH) {
   assert(C % NH == 0);
   const int hs = C / NH, C3 = 3 * C, Tp = RoundUp(T, kLanes), hsp = RoundUp(hs, kLanes);
   const int hs2 = RoundUp(hs, 2), T2 = RoundUp(T, 2);
@@ -479,8 +507,8 @@ void attention_backward_bf16(float* dqkv, const float* dout, const float* qkv, c
       }
     }
     Causal(Sum::kScatter, dq + 2 * C, C3, p2, Tp, dout2, hsp, hs, T);  // dv = pᵀ · dout
-    Causal(Sum::kGather, dq, C3, dsb, Tp, k2, hsp, hs, T);            // dq = ds · k
-    Causal(Sum::kScatter, dq + C, C3, ds2, Tp, q2, hsp, hs, T);       // dk = dsᵀ · q
+    Causal(Sum::kGather, dq, C3, dsb, Tp, k2, hsp, hs, T);             // dq = ds · k
+    Causal(Sum::kScatter, dq + C, C3, ds2, Tp, q2, hsp, hs, T);        // dk = dsᵀ · q
   }
 }
 

@@ -151,7 +151,9 @@ AttnRun NaiveBf16Products(const AttnCase& k, const std::vector<float>& qkv,
   AttnRun r{std::vector<float>(size_t(k.B) * T * C), att, std::vector<float>(qkv.size())};
   for (int b = 0; b < k.B; b++) {
     for (int h = 0; h < k.NH; h++) {
-      auto at = [&](int t, int part, int d) { return size_t(b * T + t) * 3 * C + part * C + h * hs + d; };
+      auto at = [&](int t, int part, int d) {
+        return size_t(b * T + t) * 3 * C + part * C + h * hs + d;
+      };
       auto dy_at = [&](int t, int d) { return size_t(b * T + t) * C + h * hs + d; };
       const float* p = att.data() + size_t(b * k.NH + h) * T * T;
       for (int t = 0; t < T; t++) {
