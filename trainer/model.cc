@@ -102,7 +102,7 @@ struct Model::Buffers {
   float* qkv_raw = nullptr;   // [copies][N,3C]  h · wqkv
   float* qkv_post = nullptr;  // [copies][N,3C]  after qk_norm (+rope); only with qk_norm
   float* qk_rstd = nullptr;   // [copies][N,2,NH]; only with qk_norm
-  float* att = nullptr;       // [copies][B,NH,T,T]; under bf16 bf16 probabilities
+  float* att = nullptr;       // [copies][B,NH,T,T]; under bf16 p as bf16 (attention_forward_bf16)
   float* atty = nullptr;      // [copies][N,C]
   float* ln2 = nullptr;       // [copies][N,C]; not under bf16 (ln2_16 instead), as ln1, lnf
   float* ln2_mean = nullptr;  // [copies][N]
