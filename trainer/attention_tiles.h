@@ -18,6 +18,7 @@
 // not depend on threads.
 #pragma once
 
+#include <type_traits>
 #include <utility>
 
 #include "trainer/ops_math.h"
@@ -53,6 +54,25 @@ inline void TransposeBlock(Vec* r) {
   TransposeStage<4>(r);
   TransposeStage<2>(r);
   TransposeStage<1>(r);
+}
+
+// Switches a runtime vector count 1..4 to the tile templates.
+template <typename Body>
+void WithVectors(int vectors, const Body& body) {
+  switch (vectors) {
+    case 1:
+      body(std::integral_constant<int, 1>{});
+      break;
+    case 2:
+      body(std::integral_constant<int, 2>{});
+      break;
+    case 3:
+      body(std::integral_constant<int, 3>{});
+      break;
+    default:
+      body(std::integral_constant<int, 4>{});
+      break;
+  }
 }
 
 // Stores `v` to c[0 .. min(kLanes, valid)), valid > 0.

@@ -23,7 +23,6 @@
 #include <cassert>
 #include <cmath>
 #include <limits>
-#include <type_traits>
 #include <vector>
 
 #include "trainer/attention_tiles.h"
@@ -44,6 +43,7 @@ using internal::StoreN;
 using internal::StoreV;
 using internal::ThreadBuffer;
 using internal::Vec;
+using internal::WithVectors;
 
 // RowDot tiles: 6 query rows × 4 vectors of keys.
 constexpr int kDotRows = 6;
@@ -191,25 +191,6 @@ HeadRows RowsForTiles(float* xp, const float* x, int ldx, int T, int hs, int hsp
 // Floats RowsForTiles needs at xp: none when it reads the rows in place.
 size_t PackedRowsSize(int T, int hs, int hsp) {
   return hs == hsp ? 0 : static_cast<size_t>(T) * hsp;
-}
-
-// Switches a runtime vector count 1..4 to the tile templates.
-template <typename Body>
-void WithVectors(int vectors, const Body& body) {
-  switch (vectors) {
-    case 1:
-      body(std::integral_constant<int, 1>{});
-      break;
-    case 2:
-      body(std::integral_constant<int, 2>{});
-      break;
-    case 3:
-      body(std::integral_constant<int, 3>{});
-      break;
-    default:
-      body(std::integral_constant<int, 4>{});
-      break;
-  }
 }
 
 // c[i][j] = scale · a[i] · bt[:, j] for j below i rounded up to whole

@@ -280,20 +280,9 @@ void RowDotCausal(float* c, const Bf16* a, int lda, const Bf16* bt, int ldb, int
       float* c0 = c + static_cast<size_t>(i0) * T + j0;
       const Bf16* a0 = a + static_cast<size_t>(i0) * lda;
       const Bf16* b0 = bt + static_cast<size_t>(j0) * 2;
-      switch (std::min(kDotVectors, (j_end - j0) / kLanes)) {
-        case 1:
-          RowDotBlock<1>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0);
-          break;
-        case 2:
-          RowDotBlock<2>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0);
-          break;
-        case 3:
-          RowDotBlock<3>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0);
-          break;
-        default:
-          RowDotBlock<4>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0);
-          break;
-      }
+      internal::WithVectors(std::min(kDotVectors, (j_end - j0) / kLanes), [&](auto nv) {
+        RowDotBlock<decltype(nv)::value>(c0, T, a0, lda, b0, ldb, pairs, rows, scale, T - j0);
+      });
     }
   }
 }
@@ -340,38 +329,13 @@ void Causal(Sum sum, float* c, int ldc, const Bf16* w, int ldw, const Bf16* m, i
   for (int col = 0; col < hs; col += kDotVectors * kLanes) {
     const Bf16* mc = m + static_cast<size_t>(col) * 2;
     const int vectors = std::min(kDotVectors, (ldm - col) / kLanes), valid = hs - col;
-    auto run = [&](auto columns) { columns(c + col, ldc, w, ldw, mc, ldm, T, valid); };
-    if (sum == Sum::kGather) {
-      switch (vectors) {
-        case 1:
-          run(GatherColumns<1>);
-          break;
-        case 2:
-          run(GatherColumns<2>);
-          break;
-        case 3:
-          run(GatherColumns<3>);
-          break;
-        default:
-          run(GatherColumns<4>);
-          break;
+    internal::WithVectors(vectors, [&](auto nv) {
+      if (sum == Sum::kGather) {
+        GatherColumns<decltype(nv)::value>(c + col, ldc, w, ldw, mc, ldm, T, valid);
+      } else {
+        ScatterColumns<decltype(nv)::value>(c + col, ldc, w, ldw, mc, ldm, T, valid);
       }
-    } else {
-      switch (vectors) {
-        case 1:
-          run(ScatterColumns<1>);
-          break;
-        case 2:
-          run(ScatterColumns<2>);
-          break;
-        case 3:
-          run(ScatterColumns<3>);
-          break;
-        default:
-          run(ScatterColumns<4>);
-          break;
-      }
-    }
+    });
   }
 }
 
