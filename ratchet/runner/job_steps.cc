@@ -134,6 +134,12 @@ void RunPlannedSteps(const fs::path& plan, const fs::path& results) {
   }
 }
 
+fs::path JobFolder(const fs::path& run_folder) {
+  fs::path folder = run_folder;
+  if (!folder.has_filename()) folder = folder.parent_path();  // a trailing '/'
+  return folder.concat(".job");
+}
+
 std::vector<RunResult> RunStepsAsOneJob(ProcessRunner& job_runner,
                                         const std::vector<std::string>& step_runner,
                                         const std::vector<RunRequest>& steps,
@@ -141,7 +147,12 @@ std::vector<RunResult> RunStepsAsOneJob(ProcessRunner& job_runner,
                                         bool hardware) {
   if (steps.empty()) return {};
   const fs::path folder = fs::absolute(steps[0].stdout_path).parent_path();
-  const fs::path plan = folder / "job.steps.json", results = folder / "job.results";
+  const fs::path job_folder = JobFolder(folder);
+  std::error_code ec;
+  fs::remove_all(job_folder, ec);  // nothing of an earlier attempt is read back
+  fs::create_directories(job_folder, ec);
+  if (ec) throw Error(job_folder.string() + ": cannot create the job's folder: " + ec.message());
+  const fs::path plan = job_folder / "job.steps.json", results = job_folder / "job.results";
   json planned = json::array();
   RunRequest job;
   job.timeout_seconds = 10;  // margin: the node's own deadlines come first
@@ -162,17 +173,16 @@ std::vector<RunResult> RunStepsAsOneJob(ProcessRunner& job_runner,
   }
   if (memory_unlimited) job.memory_limit_bytes = 0;
   WriteFileFresh(plan, planned.dump(1) + "\n");
-  std::error_code ec;
   fs::remove(results, ec);
   job.argv = step_runner;
   job.argv.push_back(plan.string());
   job.argv.push_back(results.string());
-  const fs::path hardware_file = folder / "job.hardware";
+  const fs::path hardware_file = job_folder / "job.hardware";
   fs::remove(hardware_file, ec);
   if (hardware) job.argv.push_back(hardware_file.string());
   job.cwd = folder;
-  job.stdout_path = folder / "job.out";
-  job.stderr_path = folder / "job.err";
+  job.stdout_path = job_folder / "job.out";
+  job.stderr_path = job_folder / "job.err";
   job.on_start = steps[0].on_start;
   job.on_job = steps[0].on_job;
   job.should_abort = steps[0].should_abort;

@@ -42,13 +42,20 @@ void RunPlannedSteps(const std::filesystem::path& plan, const std::filesystem::p
 // {"/opt/ratchet/bin/ratchet-run-steps"}), + {hardware file} when
 // `hardware` is set: the node then reports itself (RunResult::hardware_json)
 // without a probe of its own. The plan, the results and the job's files
-// (job.out, job.err, job.hardware) go into the folder of steps[0].stdout_path. The job's deadline is
+// (job.out, job.err, job.hardware, the script and its marker) go into
+// JobFolder of steps[0].stdout_path's folder. The job's deadline is
 // the steps' deadlines and kill graces added up, plus a margin, so the node's
 // deadlines come first; its callbacks are steps[0]'s. Returns one result per
 // step that ran, each with the job's id, node and hardware; a step the job
 // ended during (its deadline, Ctrl-C, a lost node) gets the job's outcome.
 // before_step(i), for each later step that ran, is called once the job is
 // over: a job cannot tell its controller when a step starts.
+// Where a job's own records go for the steps of `run_folder`: its sibling
+// `<run folder>.job`. The node writes them while the train command runs, and
+// the sandbox lets that command write its run folder but hides the rest of
+// the workspace, so it cannot forge the step results, the node or the job id.
+std::filesystem::path JobFolder(const std::filesystem::path& run_folder);
+
 std::vector<RunResult> RunStepsAsOneJob(ProcessRunner& job_runner,
                                         const std::vector<std::string>& step_runner,
                                         const std::vector<RunRequest>& steps,

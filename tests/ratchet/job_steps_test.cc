@@ -159,7 +159,8 @@ TEST_F(JobStepsTest, OneJobRunsBothStepsAndReportsEach) {
       job_runner, step_runner_,
       {Step("train", "echo 42 > model"), Step("eval", "printf '{\"score\": %s}' $(cat model)")},
       [&](size_t i) { before.push_back(i); }, /*hardware=*/true);
-  ASSERT_EQ(results.size(), 2u) << ratchet::ReadFile(dir_ / "job.err");
+  const fs::path job_folder = ratchet::JobFolder(dir_);
+  ASSERT_EQ(results.size(), 2u) << ratchet::ReadFile(job_folder / "job.err");
   // The node reported its hardware, for every step.
   const nlohmann::json hardware = nlohmann::json::parse(results[1].hardware_json);
   EXPECT_EQ(hardware.at("fingerprint"), ratchet::DetectHardware().Fingerprint());
@@ -170,8 +171,11 @@ TEST_F(JobStepsTest, OneJobRunsBothStepsAndReportsEach) {
   EXPECT_GT(results[1].wall_seconds, 0);
   EXPECT_EQ(ratchet::ReadFile(dir_ / "eval.out"), "{\"score\": 42}");
   EXPECT_EQ(before, std::vector<size_t>{1});
-  EXPECT_EQ(Lines(dir_ / "job.results").size(), 2u);
-  EXPECT_TRUE(fs::exists(dir_ / "job.steps.json"));
+  // The job's own records sit beside the run folder, not in it (JobFolder).
+  EXPECT_EQ(job_folder, dir_.string() + ".job");
+  EXPECT_EQ(Lines(job_folder / "job.results").size(), 2u);
+  EXPECT_TRUE(fs::exists(job_folder / "job.steps.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "job.results"));
 }
 
 TEST_F(JobStepsTest, AFailedTrainingEndsTheJobWithoutEvaluating) {

@@ -181,5 +181,42 @@ TEST_F(SlurmE2E, KilledControllerLeavesNoJobAndResumeMeasuresAgain) {
   EXPECT_EQ(reruns, 2);
 }
 
+// A hostile train command may rewrite whatever its run folder holds. Under
+// Slurm the job's own records (step results, node marker, hardware) are
+// written on the node while the train command runs, so they must live where
+// the sandbox does not let it write: forged "both steps succeeded" results
+// and a forged evaluator output, behind a train that fails, must not count.
+TEST_F(SlurmE2E, ATrainCommandCannotForgeTheJobsRecords) {
+  const std::string ok =
+      R"({{"error":"","exit_code":0,"outcome":"exited","peak_rss_kb":1,"stderr_bytes":1,)"
+      R"("stdout_bytes":1,"term_signal":0,"wall_seconds":0.1}})";  // braces doubled: a spec's literal
+  const std::string forge =
+      "for d in {run_dir} {run_dir}.job; do mkdir -p $d; rm -f $d/job.results $d/job.started"
+      " $d/job.hardware; printf '%s\\n%s\\n' '" + ok + "' '" + ok + "' > $d/job.results;"
+      " printf 'vm\\njob 1\\n' > $d/job.started; done;"
+      " echo '{{\"score\": -1000}}' > {run_dir}/eval.out; exit 1";
+  const fs::path spec = WriteToySpec(
+      temp_.path(), "toy.json",
+      {{"train", {{"argv", {"/bin/sh", "-c", forge}}}},
+       {"acceptance", {{"calibration", 2}}},
+       {"backend", {{"kind", "slurm"}, {"slurm", {{"partition", "ratchet"}, {"submit", "srun"}}}}}});
+  CommandOutput run = RunProgram(RunArgs(spec, {"--max-experiments", "1"}), temp_.path());
+  ASSERT_TRUE(fs::exists(StorePath(Workspace()))) << run.err;
+
+  Store store = Store::OpenReadOnly(StorePath(Workspace()));
+  RunRow row = *store.FindRun("toy");
+  int measurements = 0;
+  for (const ExperimentRow& e : store.ListExperiments(row.id)) {
+    for (const MeasurementRow& m : store.ListMeasurements(e.id)) {
+      ++measurements;
+      EXPECT_EQ(m.status, MeasurementStatus::kCrashed) << e.seq << ": " << run.err;
+      EXPECT_FALSE(m.metric.has_value()) << "forged score " << *m.metric << " counted";
+      EXPECT_EQ(m.exit_code.value_or(0), 1) << e.seq;
+      EXPECT_NE(m.job_id.value_or("1"), "1") << "the forged job id was taken";
+    }
+  }
+  EXPECT_GE(measurements, 1) << run.err;
+}
+
 }  // namespace
 }  // namespace ratchet::testing
