@@ -3,7 +3,7 @@
 // Under Slurm each job costs a submission, a scheduling pass and a node-side
 // start; for runs of seconds that is a large share of the time, so a
 // measurement runs as one job (issue 19: "every measurement is one Slurm
-// job"). The controller writes the steps into a plan file in the run folder;
+// job"). The controller writes the steps into a plan file in the job's folder;
 // on the node, `ratchet-run-steps PLAN RESULTS` runs them one after the other
 // with the local runner (the same deadlines, memory limit, log caps and
 // peak-memory figures as a local child) and appends one result line per step
@@ -37,6 +37,12 @@ RunResult ResultFromJson(const nlohmann::json& json);
 // ratchet::Error, naming the file, when the plan cannot be read.
 void RunPlannedSteps(const std::filesystem::path& plan, const std::filesystem::path& results);
 
+// Where a job's own records go for the steps of `run_folder`: its sibling
+// `<run folder>.job`. The node writes them while the train command runs, and
+// the sandbox lets that command write its run folder but hides the rest of
+// the workspace, so it cannot forge the step results, the node or the job id.
+std::filesystem::path JobFolder(const std::filesystem::path& run_folder);
+
 // The controller's side: runs `steps` as one job through `job_runner`, whose
 // program is `step_runner` + {plan, results} (e.g.
 // {"/opt/ratchet/bin/ratchet-run-steps"}), + {hardware file} when
@@ -50,12 +56,6 @@ void RunPlannedSteps(const std::filesystem::path& plan, const std::filesystem::p
 // ended during (its deadline, Ctrl-C, a lost node) gets the job's outcome.
 // before_step(i), for each later step that ran, is called once the job is
 // over: a job cannot tell its controller when a step starts.
-// Where a job's own records go for the steps of `run_folder`: its sibling
-// `<run folder>.job`. The node writes them while the train command runs, and
-// the sandbox lets that command write its run folder but hides the rest of
-// the workspace, so it cannot forge the step results, the node or the job id.
-std::filesystem::path JobFolder(const std::filesystem::path& run_folder);
-
 std::vector<RunResult> RunStepsAsOneJob(ProcessRunner& job_runner,
                                         const std::vector<std::string>& step_runner,
                                         const std::vector<RunRequest>& steps,
