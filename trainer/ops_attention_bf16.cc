@@ -357,6 +357,21 @@ class Bf16Parts {
   Bf16* next_;
 };
 
+// The sizes both passes pad a head to: hs and T rounded up to whole vectors
+// (hsp, Tp) and to bf16 pairs (hs2, T2); scale is the scores' 1/√hs.
+struct HeadDims {
+  HeadDims(int T, int C, int NH)
+      : hs(C / NH),
+        C3(3 * C),
+        Tp(RoundUp(T, kLanes)),
+        hsp(RoundUp(hs, kLanes)),
+        hs2(RoundUp(hs, 2)),
+        T2(RoundUp(T, 2)),
+        scale(1.0f / std::sqrt(static_cast<float>(hs))) {}
+  int hs, C3, Tp, hsp, hs2, T2;
+  float scale;
+};
+
 }  // namespace
 
 size_t attention_bf16_probs_size(int B, int T, int NH) {
@@ -366,9 +381,7 @@ size_t attention_bf16_probs_size(int B, int T, int NH) {
 void attention_forward_bf16(float* out, Bf16* probs, const float* qkv, int B, int T, int C,
                             int NH) {
   assert(C % NH == 0);
-  const int hs = C / NH, C3 = 3 * C, Tp = RoundUp(T, kLanes), hsp = RoundUp(hs, kLanes);
-  const int hs2 = RoundUp(hs, 2), T2 = RoundUp(T, 2);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+  const auto [hs, C3, Tp, hsp, hs2, T2, scale] = HeadDims(T, C, NH);
   const size_t q_size = static_cast<size_t>(T) * hsp, kt_size = static_cast<size_t>(hs2) * Tp,
                v_size = static_cast<size_t>(T2) * hsp, p_size = static_cast<size_t>(T) * Tp;
   const size_t s_floats = static_cast<size_t>(T) * T;
@@ -407,9 +420,7 @@ void attention_forward_bf16(float* out, Bf16* probs, const float* qkv, int B, in
 void attention_backward_bf16(float* dqkv, const float* dout, const float* qkv, const float* out,
                              const Bf16* probs, int B, int T, int C, int NH) {
   assert(C % NH == 0);
-  const int hs = C / NH, C3 = 3 * C, Tp = RoundUp(T, kLanes), hsp = RoundUp(hs, kLanes);
-  const int hs2 = RoundUp(hs, 2), T2 = RoundUp(T, 2);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+  const auto [hs, C3, Tp, hsp, hs2, T2, scale] = HeadDims(T, C, NH);
   const size_t rows_size = static_cast<size_t>(T) * hsp, pairs_size = static_cast<size_t>(T2) * hsp,
                t_size = static_cast<size_t>(hs2) * Tp, square = static_cast<size_t>(T2) * Tp;
   const size_t dp_floats = static_cast<size_t>(T) * T;
